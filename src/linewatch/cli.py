@@ -1,0 +1,236 @@
+"""The ``linewatch`` command: a thin layer over the Python API.
+
+Exit codes: 0 ok; 1 a findings-level failure (e.g. ``verify`` found a changed file);
+2 a usage or input error, reported in one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from linewatch import __version__
+
+app = typer.Typer(
+    name="linewatch",
+    help="Boundary-camera footage in, investigation findings out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+eval_app = typer.Typer(help="Evaluate detections, tracks and events against ground truth.")
+export_app = typer.Typer(help="Export a run's tracks or events.")
+app.add_typer(eval_app, name="eval")
+app.add_typer(export_app, name="export")
+
+err = Console(stderr=True)
+out = Console()
+
+Fmt = Literal["table", "json", "csv"]
+
+
+class UsageError(Exception):
+    """A user error reported in one line with exit code 2."""
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the project's expected errors into one-line messages and exit code 2."""
+    from linewatch.config import ConfigError
+    from linewatch.detect.base import DetectorError
+    from linewatch.video import VideoError
+
+    try:
+        yield
+    except (ConfigError, VideoError, DetectorError, UsageError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
+@contextmanager
+def _progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A rich progress bar fed by the pipeline's (camera, done, total) callback."""
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=False,
+    ) as bar:
+
+        def update(camera: str, done: int, total: int | None) -> None:
+            if camera not in tasks:
+                tasks[camera] = bar.add_task(f"{camera}: analysing", total=total)
+            bar.update(tasks[camera], completed=done, total=total)
+
+        yield update
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"linewatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """linewatch: who crossed the line, when, in which direction, and what happened next."""
+
+
+@app.command()
+def analyze(
+    config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Analyse the footage of CONFIG into a run folder (events.db, tracks.parquet, ...)."""
+    from linewatch.config import load_config
+    from linewatch.pipeline import analyze as run_analysis
+
+    with _user_errors():
+        cfg = load_config(config)
+        with _progress_bar(not quiet) as progress:
+            result = run_analysis(cfg, out_dir, progress)
+    for e in result.errors:
+        err.print(f"[yellow]warning:[/] {e} (events found before it are kept)", highlight=False)
+    counts: dict[str, int] = {}
+    for ev in result.events:
+        counts[ev.kind] = counts.get(ev.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
+    out.print(f"{out_dir}: {summary}", highlight=False)
+
+
+@app.command()
+def events(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `analyze`.")],
+    kind: Annotated[str | None, typer.Option(help="Only this event kind.")] = None,
+    camera: Annotated[str | None, typer.Option(help="Only this camera.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this time: seconds or ISO 8601 wall time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Until this time: seconds or ISO 8601 wall time.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+) -> None:
+    """Query a run's events."""
+    from linewatch.export import format_events
+    from linewatch.store import EventStore
+
+    with _user_errors():
+        if fmt not in ("table", "json", "csv"):
+            raise UsageError(f"--format must be table, json or csv (got {fmt!r})")
+        _require_run(run_dir)
+        store = EventStore.for_run(run_dir)
+        rows = store.query(
+            kind=kind, camera=camera, since=_time_arg(since), until=_time_arg(until)
+        )
+        out.print(format_events(rows, fmt), highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command()
+def rules(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `analyze`.")],
+    config: Annotated[
+        Path | None, typer.Option(help="New config (lines, zones, rules); default: the run's.")
+    ] = None,
+) -> None:
+    """Re-run the rules on a run's stored tracks (no video decoding) and say what changed."""
+    from linewatch.pipeline import rerun_rules
+
+    with _user_errors():
+        _require_run(run_dir)
+        old, new = rerun_rules(run_dir, config)
+    old_ids = {e.id for e in old}
+    new_ids = {e.id for e in new}
+    added = [e for e in new if e.id not in old_ids]
+    removed = [e for e in old if e.id not in new_ids]
+    out.print(
+        f"{len(new)} events ({len(added)} new, {len(removed)} gone, "
+        f"{len(new) - len(added)} unchanged)",
+        highlight=False,
+    )
+    for e in added:
+        out.print(f"  + {_describe(e.to_dict())}", highlight=False)
+    for e in removed:
+        out.print(f"  - {_describe(e.to_dict())}", highlight=False)
+
+
+def _describe(ev: dict[str, Any]) -> str:
+    bits = [f"{ev['kind']}", f"{ev['camera']}", f"tracks {ev['track_ids']}"]
+    if ev.get("subject"):
+        bits.append(str(ev["subject"]))
+    if ev.get("direction"):
+        bits.append(str(ev["direction"]))
+    bits.append(f"t={ev['t_start']:.2f}s")
+    return " ".join(bits)
+
+
+def _require_run(run_dir: Path) -> None:
+    if not (run_dir / "events.db").is_file():
+        raise UsageError(f"{run_dir}: not a run folder (no events.db); run `linewatch analyze`")
+
+
+def _time_arg(value: str | None) -> float | str | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo.")] = Path(
+        "linewatch-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic scene.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Render the synthetic incident scene, analyse it and print the findings."""
+    from linewatch.demo import run_demo
+
+    with _user_errors(), _progress_bar(not as_json) as progress:
+        result = run_demo(out_dir, seed=seed, progress=progress, log=err)
+    if as_json:
+        sys.stdout.write(json.dumps(result.findings, indent=2) + "\n")
+    else:
+        result.print(out)
+
+
+def main() -> None:
+    """Entry point of the ``linewatch`` script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
