@@ -274,11 +274,11 @@ class SiteInfo(_Model):
 class SiteConfig(_Model):
     """The whole configuration of one analysis."""
 
-    site: SiteInfo = Field(default_factory=SiteInfo)
+    site: SiteInfo = Field(default_factory=SiteInfo, description="Site name and timezone.")
     cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
-    lines: list[LineConfig] = Field(default_factory=list)
-    zones: list[ZoneConfig] = Field(default_factory=list)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
+    lines: list[LineConfig] = Field(default_factory=list, description="Lines with named sides.")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Zones (polygons).")
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Rule settings.")
     #: directory relative sources/models are resolved against (set by load_config)
     base_dir: Path | None = Field(None, exclude=True, description="Internal.")
 
