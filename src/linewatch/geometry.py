@@ -1,0 +1,384 @@
+"""Plane geometry for linewatch: the camera homography, polylines and polygons.
+
+Conventions:
+
+- Points are ``(N, 2)`` float arrays; functions that take points also accept a single
+  ``(x, y)`` pair and then return a scalar (or a ``(2,)`` array).
+- The *raw side* of a point with respect to a directed segment ``a -> b`` is the sign of the
+  cross product ``(b - a) x (p - a)``: ``+1`` is to the left **when Y points up** (the site
+  map), which is to the *right* on an image as displayed (Y down). Naming sides is the job of
+  :class:`linewatch.rules.lines.LineGeometry`; this module only deals in signs.
+- A homography maps image pixels to site metres (``to_site``) and back (``to_image``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+_EPS = 1e-12
+
+
+def as_points(pts: npt.ArrayLike, what: str = "points") -> F64:
+    """``pts`` as a float64 ``(N, 2)`` array (a single ``(x, y)`` becomes ``(1, 2)``)."""
+    a = np.asarray(pts, dtype=np.float64)
+    if a.ndim == 1 and a.shape[0] == 2:
+        a = a.reshape(1, 2)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise ValueError(f"{what} must be (N, 2) or a single (x, y); got shape {a.shape}")
+    return a
+
+
+def _is_single(pts: npt.ArrayLike) -> bool:
+    return np.ndim(pts) == 1
+
+
+# --------------------------------------------------------------------------- homography
+def _normalise(pts: F64) -> tuple[F64, F64]:
+    """Hartley normalisation: centroid at 0, mean distance sqrt(2). Returns (points, T)."""
+    c = pts.mean(axis=0)
+    d = float(np.mean(np.linalg.norm(pts - c, axis=1)))
+    s = np.sqrt(2.0) / d if d > _EPS else 1.0
+    t = np.array([[s, 0, -s * c[0]], [0, s, -s * c[1]], [0, 0, 1]], dtype=np.float64)
+    return (pts - c) * s, t
+
+
+def _collinear(pts: F64) -> bool:
+    centred = pts - pts.mean(axis=0)
+    sv = np.linalg.svd(centred, compute_uv=False)
+    return bool(sv[0] < _EPS or sv[1] / sv[0] < 1e-6)
+
+
+def _dlt_rank_ok(img: F64, site: F64) -> bool:
+    """True when the point pairs determine a homography (DLT system of rank 8)."""
+    a, _ = _normalise(img)
+    b, _ = _normalise(site)
+    rows = []
+    for (x, y), (u, v) in zip(a, b, strict=True):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    sv = np.linalg.svd(np.asarray(rows), compute_uv=False)
+    return bool(sv[7] / sv[0] > 1e-6)
+
+
+class Homography:
+    """A plane-to-plane projective map from image pixels to site metres.
+
+    >>> h = Homography.fit([(0, 0), (100, 0), (100, 100), (0, 100)],
+    ...                    [(0, 0), (10, 0), (10, -10), (0, -10)])
+    >>> [round(float(v), 6) for v in h.to_site((50, 50))]
+    [5.0, -5.0]
+    """
+
+    __slots__ = ("_inv", "_m", "_w_sign")
+
+    def __init__(self, matrix: npt.ArrayLike, reference_image_pt: npt.ArrayLike | None = None):
+        m = np.asarray(matrix, dtype=np.float64)
+        if m.shape != (3, 3) or not np.all(np.isfinite(m)):
+            raise ValueError(f"a homography is a finite 3x3 matrix; got shape {m.shape}")
+        if abs(np.linalg.det(m)) < _EPS * max(1.0, float(np.abs(m).max()) ** 3):
+            raise ValueError("homography matrix is singular")
+        if abs(m[2, 2]) > _EPS:
+            m = m / m[2, 2]
+        self._m = m
+        self._inv: F64 = np.asarray(np.linalg.inv(m), dtype=np.float64)
+        ref = np.zeros(2) if reference_image_pt is None else as_points(reference_image_pt)[0]
+        w = float(m[2, 0] * ref[0] + m[2, 1] * ref[1] + m[2, 2])
+        # the sign of w on the ground side of the horizon (where the calibration points are)
+        self._w_sign = 1.0 if w >= 0 else -1.0
+
+    @classmethod
+    def fit(cls, image_pts: npt.ArrayLike, site_pts: npt.ArrayLike) -> Homography:
+        """Least-squares homography (all points, no RANSAC) from >= 4 point pairs.
+
+        Raises ValueError naming the problem: too few pairs, mismatched counts, non-finite
+        values, collinear points, or no four pairs in general position.
+        """
+        img = as_points(image_pts, "image points")
+        site = as_points(site_pts, "site points")
+        if img.shape[0] != site.shape[0]:
+            raise ValueError(
+                f"calibration needs as many image points as site points "
+                f"({img.shape[0]} image, {site.shape[0]} site)"
+            )
+        if img.shape[0] < 4:
+            raise ValueError(f"calibration needs at least 4 point pairs, got {img.shape[0]}")
+        if not (np.all(np.isfinite(img)) and np.all(np.isfinite(site))):
+            raise ValueError("calibration points must be finite numbers")
+        for name, pts in (("image", img), ("site", site)):
+            if _collinear(pts):
+                raise ValueError(
+                    f"calibration {name} points are collinear (or coincide); "
+                    f"use at least 4 points spread over the ground, no 3 on one line"
+                )
+        if not _dlt_rank_ok(img, site):
+            raise ValueError(
+                "calibration points are degenerate: no 4 pairs in general position "
+                "(3 of every 4 points lie on one line); spread the points out"
+            )
+        m, _ = cv2.findHomography(img.astype(np.float32), site.astype(np.float32), 0)
+        if m is None or not np.all(np.isfinite(m)):
+            raise ValueError("calibration points do not determine a homography")
+        return cls(m, img.mean(axis=0))
+
+    @property
+    def matrix(self) -> F64:
+        """The 3x3 image -> site matrix (a copy)."""
+        return self._m.copy()
+
+    @staticmethod
+    def _apply(m: F64, pts: npt.ArrayLike) -> F64:
+        p = as_points(pts)
+        w = p @ m[2, :2] + m[2, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (p @ m[0, :2] + m[0, 2]) / w
+            y = (p @ m[1, :2] + m[1, 2]) / w
+        return np.stack([x, y], axis=1)
+
+    def to_site(self, pts: npt.ArrayLike) -> F64:
+        """Image pixels -> site metres; ``(N, 2)`` -> ``(N, 2)``, ``(2,)`` -> ``(2,)``."""
+        out = self._apply(self._m, pts)
+        return out[0] if _is_single(pts) else out
+
+    def to_image(self, pts: npt.ArrayLike) -> F64:
+        """Site metres -> image pixels; ``(N, 2)`` -> ``(N, 2)``, ``(2,)`` -> ``(2,)``."""
+        out = self._apply(self._inv, pts)
+        return out[0] if _is_single(pts) else out
+
+    def on_ground(self, image_pts: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """True for image points below the horizon (same side as the calibration points).
+
+        Points above the horizon (sky) have no meaningful site position.
+        """
+        p = as_points(image_pts)
+        w = p @ self._m[2, :2] + self._m[2, 2]
+        return np.asarray(w * self._w_sign > _EPS)
+
+    def reprojection_error(self, image_pts: npt.ArrayLike, site_pts: npt.ArrayLike) -> F64:
+        """Per pair, the distance (metres) between ``to_site(image)`` and ``site``: ``(N,)``."""
+        site = as_points(site_pts, "site points")
+        proj = self._apply(self._m, image_pts)
+        if proj.shape != site.shape:
+            raise ValueError(f"{proj.shape[0]} image points but {site.shape[0]} site points")
+        return np.asarray(np.linalg.norm(proj - site, axis=1))
+
+    def jacobian(self, image_pt: npt.ArrayLike) -> F64:
+        """2x2 derivative of ``to_site`` at one image point (metres per pixel)."""
+        x, y = as_points(image_pt)[0]
+        m = self._m
+        w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
+        u = m[0, 0] * x + m[0, 1] * y + m[0, 2]
+        v = m[1, 0] * x + m[1, 1] * y + m[1, 2]
+        return np.array(
+            [
+                [(m[0, 0] * w - u * m[2, 0]) / w**2, (m[0, 1] * w - u * m[2, 1]) / w**2],
+                [(m[1, 0] * w - v * m[2, 0]) / w**2, (m[1, 1] * w - v * m[2, 1]) / w**2],
+            ]
+        )
+
+    def scale_at(self, image_pt: npt.ArrayLike) -> float:
+        """Local metres per pixel at an image point, along the image's x axis.
+
+        An upright object standing at that point (a person) sees the same scale in both of
+        its image dimensions, and horizontal image lines are not foreshortened by the
+        ground plane's tilt, so this is the scale to turn a box's pixel height into metres.
+        """
+        return float(np.linalg.norm(self.jacobian(image_pt)[:, 0]))
+
+
+# --------------------------------------------------------------------------- polylines
+def as_polyline(polyline: npt.ArrayLike) -> F64:
+    """``(M, 2)`` vertices of a polyline with at least one non-degenerate segment."""
+    p = as_points(polyline, "polyline")
+    if p.shape[0] < 2:
+        raise ValueError("a polyline needs at least 2 points")
+    if not np.any(np.linalg.norm(np.diff(p, axis=0), axis=1) > _EPS):
+        raise ValueError("a polyline needs at least one segment of non-zero length")
+    return p
+
+
+def _cross(ax: F64, ay: F64, bx: F64, by: F64) -> F64:
+    return np.asarray(ax * by - ay * bx)
+
+
+def signed_distance(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> F64 | float:
+    """Distance of each point to the polyline's nearest segment, signed by raw side.
+
+    Positive on the left of the walking direction with Y up (see the module docstring).
+    At a vertex the side follows the polyline's turn, so the sign is consistent around
+    corners; beyond the ends it is the side of the end segment's extension.
+    """
+    single = _is_single(pts)
+    p = as_points(pts)
+    poly = as_polyline(polyline)
+    a, b = poly[:-1], poly[1:]
+    d = b - a  # (M, 2)
+    len2 = np.einsum("ij,ij->i", d, d)
+    valid = len2 > _EPS
+    rel = p[:, None, :] - a[None, :, :]  # (N, M, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.where(valid, np.einsum("nmk,mk->nm", rel, d) / len2, 0.0)
+    u = np.clip(u, 0.0, 1.0)
+    near = a[None] + u[..., None] * d[None]
+    dist = np.linalg.norm(p[:, None, :] - near, axis=2)
+    dist = np.where(valid[None, :], dist, np.inf)
+    cross = _cross(d[None, :, 0], d[None, :, 1], rel[..., 0], rel[..., 1])  # (N, M)
+    k = np.argmin(dist, axis=1)
+    n = np.arange(p.shape[0])
+    sign = np.sign(cross[n, k])
+    m = d.shape[0]
+    # at an interior vertex the sign depends on both adjacent segments and the turn
+    for idx in range(p.shape[0]):
+        kk, uu = int(k[idx]), float(u[idx, k[idx]])
+        vert = kk if (uu <= 0.0 and kk > 0) else (kk + 1 if (uu >= 1.0 and kk < m - 1) else -1)
+        if vert < 0:
+            continue
+        prev = _previous_valid(valid, vert - 1)
+        nxt = _next_valid(valid, vert)
+        if prev < 0 or nxt < 0:
+            continue
+        c1, c2 = cross[idx, prev], cross[idx, nxt]
+        turn = float(_cross(d[prev, 0], d[prev, 1], d[nxt, 0], d[nxt, 1]))
+        if c1 == 0 or c2 == 0:
+            sign[idx] = 0.0 if dist[idx, kk] <= _EPS else np.sign(c1 + c2)
+        elif turn > 0:
+            sign[idx] = 1.0 if (c1 > 0 and c2 > 0) else -1.0
+        else:
+            sign[idx] = 1.0 if (c1 > 0 or c2 > 0) else -1.0
+    out = sign * dist[n, k]
+    return float(out[0]) if single else np.asarray(out)
+
+
+def _previous_valid(valid: npt.NDArray[np.bool_], i: int) -> int:
+    while i >= 0 and not valid[i]:
+        i -= 1
+    return i
+
+
+def _next_valid(valid: npt.NDArray[np.bool_], i: int) -> int:
+    while i < valid.shape[0] and not valid[i]:
+        i += 1
+    return i if i < valid.shape[0] else -1
+
+
+def side_of(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> npt.NDArray[np.int8] | int:
+    """Raw side of each point: +1 left (Y up), -1 right, 0 on the polyline."""
+    sd = signed_distance(pts, polyline)
+    if isinstance(sd, float):
+        return int(np.sign(sd))
+    return np.sign(sd).astype(np.int8)
+
+
+def segment_intersection(
+    p0: npt.ArrayLike, p1: npt.ArrayLike, q0: npt.ArrayLike, q1: npt.ArrayLike
+) -> tuple[float, float] | None:
+    """Parameters ``(s, u)`` with ``p0 + s (p1 - p0) == q0 + u (q1 - q0)``, both in [0, 1].
+
+    None when the segments do not meet or are parallel (collinear overlaps are not
+    crossings). Endpoints count (closed intervals).
+    """
+    a0, a1 = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    b0, b1 = np.asarray(q0, dtype=np.float64), np.asarray(q1, dtype=np.float64)
+    r, s_ = a1 - a0, b1 - b0
+    denom = float(r[0] * s_[1] - r[1] * s_[0])
+    scale = float(np.linalg.norm(r) * np.linalg.norm(s_))
+    if scale <= _EPS or abs(denom) <= 1e-12 * scale:
+        return None
+    w = b0 - a0
+    s = float(w[0] * s_[1] - w[1] * s_[0]) / denom
+    u = float(w[0] * r[1] - w[1] * r[0]) / denom
+    tol = 1e-12
+    if -tol <= s <= 1 + tol and -tol <= u <= 1 + tol:
+        return min(max(s, 0.0), 1.0), min(max(u, 0.0), 1.0)
+    return None
+
+
+class SegmentCrossing(NamedTuple):
+    """Where a path segment ``p0 -> p1`` meets a polyline."""
+
+    segment: int  # index of the polyline segment (vertex i -> i + 1)
+    fraction: float  # along p0 -> p1, in [0, 1]
+    point: tuple[float, float]
+    direction: int  # raw side of p0 -> raw side of p1 w.r.t. that segment: +1 means - to +
+
+
+def crossings_of_segment(
+    p0: npt.ArrayLike, p1: npt.ArrayLike, polyline: npt.ArrayLike
+) -> list[SegmentCrossing]:
+    """Every intersection of ``p0 -> p1`` with the polyline's segments, by fraction."""
+    poly = as_polyline(polyline)
+    a, b = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    out: list[SegmentCrossing] = []
+    for i in range(poly.shape[0] - 1):
+        hit = segment_intersection(a, b, poly[i], poly[i + 1])
+        if hit is None:
+            continue
+        s, _ = hit
+        d = poly[i + 1] - poly[i]
+        c0 = float(_cross(d[0], d[1], a[0] - poly[i, 0], a[1] - poly[i, 1]))
+        c1 = float(_cross(d[0], d[1], b[0] - poly[i, 0], b[1] - poly[i, 1]))
+        direction = 1 if c1 > c0 else -1
+        pt = a + s * (b - a)
+        out.append(SegmentCrossing(i, s, (float(pt[0]), float(pt[1])), direction))
+    # a path through a shared vertex meets both segments: keep one
+    out.sort(key=lambda c: (c.fraction, c.segment))
+    dedup: list[SegmentCrossing] = []
+    for c in out:
+        if (
+            dedup
+            and abs(c.fraction - dedup[-1].fraction) < 1e-9
+            and c.direction == dedup[-1].direction
+        ):
+            continue
+        dedup.append(c)
+    return dedup
+
+
+def crossing_of_segment(
+    p0: npt.ArrayLike, p1: npt.ArrayLike, polyline: npt.ArrayLike
+) -> SegmentCrossing | None:
+    """The first intersection of ``p0 -> p1`` with the polyline (segment index, fraction
+    along ``p0 -> p1``, point), or None."""
+    hits = crossings_of_segment(p0, p1, polyline)
+    return hits[0] if hits else None
+
+
+# --------------------------------------------------------------------------- polygons
+def as_polygon(polygon: npt.ArrayLike) -> F64:
+    p = as_points(polygon, "polygon")
+    if p.shape[0] < 3:
+        raise ValueError("a polygon needs at least 3 vertices")
+    return p
+
+
+def signed_polygon_area(polygon: npt.ArrayLike) -> float:
+    """Shoelace area: positive when the vertices run counter-clockwise with Y up."""
+    p = as_polygon(polygon)
+    x, y = p[:, 0], p[:, 1]
+    return float(0.5 * (np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def polygon_area(polygon: npt.ArrayLike) -> float:
+    """Area of a simple polygon (units squared)."""
+    return abs(signed_polygon_area(polygon))
+
+
+def points_in_polygon(pts: npt.ArrayLike, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_] | bool:
+    """Even-odd point-in-polygon test, vectorised over points (boundary: unspecified)."""
+    single = _is_single(pts)
+    p = as_points(pts)
+    poly = as_polygon(polygon)
+    x, y = p[:, 0:1], p[:, 1:2]  # (N, 1)
+    x0, y0 = poly[:, 0][None, :], poly[:, 1][None, :]
+    x1, y1 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
+    straddle = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xi = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    hits = straddle & (x < xi)
+    inside = (np.count_nonzero(hits, axis=1) % 2) == 1
+    return bool(inside[0]) if single else np.asarray(inside)
