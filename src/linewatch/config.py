@@ -211,6 +211,12 @@ class CrossingRule(_Model):
         0.5, ge=0, description="Hysteresis: distance beyond the line (m when calibrated, else px)."
     )
     classes: list[str] | None = Field(None, description="Only these classes (default: all).")
+    min_hold: int = Field(
+        2,
+        ge=1,
+        description="Observations beyond the margin on the new side before a crossing counts "
+        "(2 ignores a one-frame jump).",
+    )
 
 
 class IncursionRule(_Model):
