@@ -10,7 +10,8 @@ import numpy as np
 
 from linewatch.config import SiteConfig, parse_config
 from linewatch.geometry import Homography
-from linewatch.records import ObjectClass, TrackPoint
+from linewatch.records import Event, ObjectClass, TrackPoint
+from linewatch.rules.engine import RuleEngine
 
 # image (x px, y px, y down) -> site (x m, y m, Y up): 10 px per metre, image row 500 at y=0
 IMAGE_TO_SITE = np.array([[0.1, 0.0, 0.0], [0.0, -0.1, 50.0], [0.0, 0.0, 1.0]])
@@ -107,6 +108,32 @@ def linear(p0: Sequence[float], p1: Sequence[float], n: int) -> list[tuple[float
 
 def times(n: int, fps: float = 10.0, t0: float = 0.0) -> list[float]:
     return [t0 + k / fps for k in range(n)]
+
+
+def engine_for(cfg: SiteConfig) -> RuleEngine:
+    hs: dict[str, Homography | None] = {}
+    for cam in cfg.cameras:
+        cal = cam.calibration
+        hs[cam.id] = None if cal is None else Homography.fit(cal.image, cal.site)
+    return RuleEngine(cfg, hs)
+
+
+def run_frames(
+    engine: RuleEngine, camera: str, tracks: list[list[TrackPoint]], kind: str | None = "crossing"
+) -> list[Event]:
+    """Feed the tracks frame by frame (grouped by t); each track ends after its last point.
+    Returns the events of ``kind`` (all with None)."""
+    by_t: dict[float, list[TrackPoint]] = {}
+    last: dict[int, float] = {}
+    for tr in tracks:
+        for p in tr:
+            by_t.setdefault(p.t, []).append(p)
+        last[tr[-1].track_id] = tr[-1].t
+    events: list[Event] = []
+    for t in sorted(by_t):
+        ended = [tid for tid, lt in last.items() if lt == t]
+        events += engine.step(camera, t, by_t[t], ended)
+    return [e for e in events if kind is None or e.kind == kind]
 
 
 # --------------------------------------------------------------------------- self-checks

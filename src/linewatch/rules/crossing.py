@@ -59,6 +59,10 @@ class Crossing:
     anchor_before: tuple[float, float]
     anchor_after: tuple[float, float]
     confirmed_at: TrackPoint  # the observation that confirmed the new side
+    #: deepest point beyond the line between the intersection and the confirmation
+    peak_depth: float = 0.0
+    peak_t: float = 0.0
+    peak_point: tuple[float, float] = (0.0, 0.0)
 
     @property
     def side_from(self) -> str:
@@ -82,6 +86,9 @@ class _Hit:
     after: TrackPoint
     anchor_before: tuple[float, float]
     anchor_after: tuple[float, float]
+    peak_depth: float = 0.0
+    peak_t: float = 0.0
+    peak_point: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(slots=True)
@@ -233,6 +240,9 @@ class CrossingRule:
                     ls.pending = None
         ls.prev, ls.prev_anchor = p, anchor
         d = float(line.signed_distance(anchor))
+        if ls.pending is not None and -ls.confirmed * d > ls.pending.peak_depth:
+            ls.pending.peak_depth, ls.pending.peak_t = -ls.confirmed * d, p.t
+            ls.pending.peak_point = anchor
         if abs(d) <= self.margin or d == 0.0:
             return None  # in the band: nothing changes
         sign = 1 if d > 0 else -1
@@ -261,4 +271,7 @@ class CrossingRule:
             anchor_before=pend.anchor_before,
             anchor_after=pend.anchor_after,
             confirmed_at=p,
+            peak_depth=pend.peak_depth,
+            peak_t=pend.peak_t,
+            peak_point=pend.peak_point,
         )

@@ -14,6 +14,7 @@ from linewatch.config import SiteConfig
 from linewatch.geometry import Homography
 from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
+from linewatch.rules.incursion import IncursionRule
 from linewatch.rules.lines import LineGeometry
 
 
@@ -34,9 +35,15 @@ class RuleEngine:
                 self.notes.append(f"line {ln.id!r} applies to no camera (needs a calibrated one)")
         self._emit_crossings = rules.crossing.enabled
         self.crossing: CrossingRule | None = None
-        if rules.crossing.enabled:
+        if rules.crossing.enabled or rules.incursion.enabled:
             self.crossing = CrossingRule(
                 lines, rules.crossing.margin, rules.crossing.min_hold, rules.crossing.classes
+            )
+        self.incursion: IncursionRule | None = None
+        if rules.incursion.enabled:
+            self.incursion = IncursionRule(
+                rules.incursion.max_seconds,
+                {"margin": rules.crossing.margin, "min_hold": rules.crossing.min_hold},
             )
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}
         self._last_t: dict[str, float] = {cam.id: 0.0 for cam in config.cameras}
@@ -68,7 +75,7 @@ class RuleEngine:
         events: list[Event] = []
         for camera, live in self._live.items():
             for tid in sorted(live):
-                events.extend(self._end(camera, tid))
+                events.extend(self._end(camera, tid, footage_end=True))
             live.clear()
         return events
 
@@ -77,18 +84,25 @@ class RuleEngine:
         sizes = {"live": sum(len(s) for s in self._live.values())}
         if self.crossing is not None:
             sizes["crossing"] = self.crossing.state_size()
+        if self.incursion is not None:
+            sizes["incursion"] = self.incursion.state_size()
         return sizes
 
     # ------------------------------------------------------------------ internals
     def _observe(self, p: TrackPoint) -> list[Event]:
         events: list[Event] = []
         if self.crossing is not None:
-            for c in self.crossing.observe(p):
-                if self._emit_crossings:
-                    events.append(self.crossing.event(c))
+            crossings = self.crossing.observe(p)
+            if self._emit_crossings:
+                events.extend(self.crossing.event(c) for c in crossings)
+            if self.incursion is not None:
+                events.extend(self.incursion.observe(p, crossings))
         return events
 
-    def _end(self, camera: str, track_id: int) -> list[Event]:
+    def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
+        events: list[Event] = []
         if self.crossing is not None:
             self.crossing.end_track(camera, track_id)
-        return []
+        if self.incursion is not None:
+            events.extend(self.incursion.end_track(camera, track_id, footage_end))
+        return events
