@@ -16,6 +16,7 @@ from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
 from linewatch.rules.incursion import IncursionRule
 from linewatch.rules.lines import LineGeometry
+from linewatch.rules.zones import ZoneGeometry, ZoneRule
 
 
 class RuleEngine:
@@ -45,6 +46,13 @@ class RuleEngine:
                 rules.incursion.max_seconds,
                 {"margin": rules.crossing.margin, "min_hold": rules.crossing.min_hold},
             )
+        self.zones: ZoneRule | None = None
+        if rules.zones.enabled and config.zones:
+            zones: dict[str, list[ZoneGeometry]] = {}
+            for cam in config.cameras:
+                zbuilt = (ZoneGeometry.build(z, cam.id, self._h[cam.id]) for z in config.zones)
+                zones[cam.id] = [g for g in zbuilt if g is not None]
+            self.zones = ZoneRule(zones, rules.zones.loiter_seconds, rules.zones.min_inside_seconds)
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}
         self._last_t: dict[str, float] = {cam.id: 0.0 for cam in config.cameras}
 
@@ -86,6 +94,8 @@ class RuleEngine:
             sizes["crossing"] = self.crossing.state_size()
         if self.incursion is not None:
             sizes["incursion"] = self.incursion.state_size()
+        if self.zones is not None:
+            sizes["zones"] = self.zones.state_size()
         return sizes
 
     # ------------------------------------------------------------------ internals
@@ -97,6 +107,8 @@ class RuleEngine:
                 events.extend(self.crossing.event(c) for c in crossings)
             if self.incursion is not None:
                 events.extend(self.incursion.observe(p, crossings))
+        if self.zones is not None:
+            events.extend(self.zones.observe(p))
         return events
 
     def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
@@ -105,4 +117,6 @@ class RuleEngine:
             self.crossing.end_track(camera, track_id)
         if self.incursion is not None:
             events.extend(self.incursion.end_track(camera, track_id, footage_end))
+        if self.zones is not None:
+            events.extend(self.zones.end_track(camera, track_id, footage_end))
         return events

@@ -34,6 +34,21 @@ from linewatch.records import TrackPoint
 Frame = Literal["site", "image"]
 
 
+def anchor_in(
+    frame: Frame, homography: Homography | None, point: TrackPoint
+) -> tuple[float, float]:
+    """A track point's anchor in a frame: its site point (projecting the foot point when the
+    point carries none) or its image foot point."""
+    if frame == "image":
+        return point.foot
+    if point.site is not None:
+        return point.site
+    if homography is None:
+        raise ValueError(f"camera {point.camera!r}: a site anchor needs a calibration")
+    x, y = homography.to_site(point.foot)
+    return float(x), float(y)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class LineGeometry:
     """A line in the frame one camera's rules work in.
@@ -110,13 +125,7 @@ class LineGeometry:
 
     def anchor(self, point: TrackPoint) -> tuple[float, float]:
         """The point this line reasons on: the site point (metres) or the image foot point."""
-        if self.frame == "image":
-            return point.foot
-        if point.site is not None:
-            return point.site
-        assert self.homography is not None
-        x, y = self.homography.to_site(point.foot)
-        return float(x), float(y)
+        return anchor_in(self.frame, self.homography, point)
 
     def signed_distance(self, pts: npt.ArrayLike) -> F64 | float:
         return signed_distance(pts, self.points)
