@@ -127,12 +127,12 @@ def test_site_zone_does_not_apply_to_uncalibrated_camera_and_state_is_dropped() 
     engine = engine_for(cfg())
     tr = image_track(linear((-50, 50), (150, 50), 21), times(21), camera="cam2")
     for p in tr:
-        assert engine.step("cam2", p.t, [p], []) == []
+        assert [e for e in engine.step("cam2", p.t, [p], []) if e.kind.startswith("zone")] == []
     a = site_track(linear((-2, 5), (5, 5), 8), times(8), track_id=7)
     events = []
     for p in a:
         events += engine.step("cam1", p.t, [p], [])
     events += engine.step("cam1", 0.8, [], [7])
-    assert [e.kind for e in events] == ["zone_enter", "zone_exit"]
+    assert [e.kind for e in events if e.kind.startswith("zone")] == ["zone_enter", "zone_exit"]
     engine.finish()
     assert all(v == 0 for v in engine.state_size().values()), engine.state_size()

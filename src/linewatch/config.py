@@ -242,6 +242,9 @@ class SpeedRule(_Model):
         default_factory=lambda: {"person": 45.0, "vehicle": 250.0, "bicycle": 80.0, "object": 250.0},
         description="Speeds above these are measurement errors and are rejected.",
     )
+    summaries: bool = Field(
+        True, description="Report each track's max and mean speed when it ends (track_speed)."
+    )
 
 
 class PursuitRule(_Model):
@@ -252,6 +255,11 @@ class PursuitRule(_Model):
     )
     min_duration_seconds: float = Field(3.0, gt=0, description="Following at least this long.")
     min_speed_kmh: float = Field(5.0, ge=0, description="Both moving at least this fast.")
+    min_gap_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="Follower at least this long behind (walking side by side is not following).",
+    )
 
 
 class PersonDownRule(_Model):
@@ -261,6 +269,14 @@ class PersonDownRule(_Model):
         2.0, gt=0, description="Another person within this distance (m) counts as assistance."
     )
     still_speed_kmh: float = Field(1.5, ge=0, description="Slower than this counts as still.")
+    grace_seconds: float = Field(
+        1.0, ge=0, description="Not lying or not still this long ends a down episode (got up)."
+    )
+    max_wait_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="After the down person's track ends, wait this long for assistance.",
+    )
 
 
 class RulesConfig(_Model):

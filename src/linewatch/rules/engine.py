@@ -16,6 +16,7 @@ from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
 from linewatch.rules.incursion import IncursionRule
 from linewatch.rules.lines import LineGeometry
+from linewatch.rules.speed import SpeedRule
 from linewatch.rules.zones import ZoneGeometry, ZoneRule
 
 
@@ -53,6 +54,13 @@ class RuleEngine:
                 zbuilt = (ZoneGeometry.build(z, cam.id, self._h[cam.id]) for z in config.zones)
                 zones[cam.id] = [g for g in zbuilt if g is not None]
             self.zones = ZoneRule(zones, rules.zones.loiter_seconds, rules.zones.min_inside_seconds)
+        self.speed: SpeedRule | None = None
+        if rules.speed.enabled:
+            sp = rules.speed
+            self.speed = SpeedRule(
+                self._h, sp.window_seconds, sp.limits_kmh, sp.max_plausible_kmh, sp.summaries
+            )
+            self.notes.extend(self.speed.notes)
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}
         self._last_t: dict[str, float] = {cam.id: 0.0 for cam in config.cameras}
 
@@ -96,6 +104,8 @@ class RuleEngine:
             sizes["incursion"] = self.incursion.state_size()
         if self.zones is not None:
             sizes["zones"] = self.zones.state_size()
+        if self.speed is not None:
+            sizes["speed"] = self.speed.state_size()
         return sizes
 
     # ------------------------------------------------------------------ internals
@@ -109,6 +119,8 @@ class RuleEngine:
                 events.extend(self.incursion.observe(p, crossings))
         if self.zones is not None:
             events.extend(self.zones.observe(p))
+        if self.speed is not None:
+            events.extend(self.speed.observe(p))
         return events
 
     def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
@@ -119,4 +131,6 @@ class RuleEngine:
             events.extend(self.incursion.end_track(camera, track_id, footage_end))
         if self.zones is not None:
             events.extend(self.zones.end_track(camera, track_id, footage_end))
+        if self.speed is not None:
+            events.extend(self.speed.end_track(camera, track_id, footage_end))
         return events
