@@ -16,6 +16,7 @@ from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
 from linewatch.rules.incursion import IncursionRule
 from linewatch.rules.lines import LineGeometry
+from linewatch.rules.pursuit import PursuitRule
 from linewatch.rules.speed import SpeedRule
 from linewatch.rules.zones import ZoneGeometry, ZoneRule
 
@@ -61,6 +62,18 @@ class RuleEngine:
                 self._h, sp.window_seconds, sp.limits_kmh, sp.max_plausible_kmh, sp.summaries
             )
             self.notes.extend(self.speed.notes)
+        self.pursuit: PursuitRule | None = None
+        if rules.pursuit.enabled:
+            pu = rules.pursuit
+            self.pursuit = PursuitRule(
+                self._h,
+                pu.max_gap_seconds,
+                pu.max_path_distance,
+                pu.min_duration_seconds,
+                pu.min_speed_kmh,
+                pu.min_gap_seconds,
+            )
+            self.notes.extend(self.pursuit.notes)
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}
         self._last_t: dict[str, float] = {cam.id: 0.0 for cam in config.cameras}
 
@@ -93,6 +106,8 @@ class RuleEngine:
             for tid in sorted(live):
                 events.extend(self._end(camera, tid, footage_end=True))
             live.clear()
+        if self.pursuit is not None:
+            events.extend(self.pursuit.finish())
         return events
 
     def state_size(self) -> dict[str, int]:
@@ -106,6 +121,8 @@ class RuleEngine:
             sizes["zones"] = self.zones.state_size()
         if self.speed is not None:
             sizes["speed"] = self.speed.state_size()
+        if self.pursuit is not None:
+            sizes["pursuit"] = self.pursuit.state_size()
         return sizes
 
     # ------------------------------------------------------------------ internals
@@ -121,6 +138,8 @@ class RuleEngine:
             events.extend(self.zones.observe(p))
         if self.speed is not None:
             events.extend(self.speed.observe(p))
+        if self.pursuit is not None:
+            events.extend(self.pursuit.observe(p))
         return events
 
     def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
@@ -133,4 +152,6 @@ class RuleEngine:
             events.extend(self.zones.end_track(camera, track_id, footage_end))
         if self.speed is not None:
             events.extend(self.speed.end_track(camera, track_id, footage_end))
+        if self.pursuit is not None:
+            events.extend(self.pursuit.end_track(camera, track_id, footage_end))
         return events
