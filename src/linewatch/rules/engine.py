@@ -16,6 +16,7 @@ from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
 from linewatch.rules.incursion import IncursionRule
 from linewatch.rules.lines import LineGeometry
+from linewatch.rules.person_down import PersonDownRule
 from linewatch.rules.pursuit import PursuitRule
 from linewatch.rules.speed import SpeedRule
 from linewatch.rules.zones import ZoneGeometry, ZoneRule
@@ -74,6 +75,18 @@ class RuleEngine:
                 pu.min_gap_seconds,
             )
             self.notes.extend(self.pursuit.notes)
+        self.person_down: PersonDownRule | None = None
+        if rules.person_down.enabled:
+            pd = rules.person_down
+            self.person_down = PersonDownRule(
+                self._h,
+                pd.min_seconds,
+                pd.assistance_radius,
+                pd.still_speed_kmh,
+                pd.grace_seconds,
+                pd.max_wait_seconds,
+            )
+            self.notes.extend(self.person_down.notes)
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}
         self._last_t: dict[str, float] = {cam.id: 0.0 for cam in config.cameras}
 
@@ -108,6 +121,8 @@ class RuleEngine:
             live.clear()
         if self.pursuit is not None:
             events.extend(self.pursuit.finish())
+        if self.person_down is not None:
+            events.extend(self.person_down.finish())
         return events
 
     def state_size(self) -> dict[str, int]:
@@ -123,6 +138,8 @@ class RuleEngine:
             sizes["speed"] = self.speed.state_size()
         if self.pursuit is not None:
             sizes["pursuit"] = self.pursuit.state_size()
+        if self.person_down is not None:
+            sizes["person_down"] = self.person_down.state_size()
         return sizes
 
     # ------------------------------------------------------------------ internals
@@ -140,6 +157,8 @@ class RuleEngine:
             events.extend(self.speed.observe(p))
         if self.pursuit is not None:
             events.extend(self.pursuit.observe(p))
+        if self.person_down is not None:
+            events.extend(self.person_down.observe(p))
         return events
 
     def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
@@ -154,4 +173,6 @@ class RuleEngine:
             events.extend(self.speed.end_track(camera, track_id, footage_end))
         if self.pursuit is not None:
             events.extend(self.pursuit.end_track(camera, track_id, footage_end))
+        if self.person_down is not None:
+            events.extend(self.person_down.end_track(camera, track_id, footage_end))
         return events

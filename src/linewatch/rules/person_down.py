@@ -1,0 +1,288 @@
+"""Person down: a person lying still for a while, and the time until someone came to help.
+
+Posture, per observation of a person on a calibrated camera:
+
+- with pose keypoints (COCO order: shoulders 5, 6; hips 11, 12; score >= 0.3), the torso
+  (hips' middle to shoulders' middle) is lying when it is more horizontal than vertical;
+- else from the box in site terms: its width in metres (the bottom edge's two corners
+  projected onto the site) against its height in metres (pixel height times the local
+  scale at the foot point, as for an upright object): lying when wider than tall.
+
+Still: the robust speed over the last second (see :mod:`linewatch.rules.kinematics`) below
+``still_speed_kmh``. A person lying and still for ``min_seconds`` is *down* from the first
+such observation (``t_down``, taken back to when it reached the resting place, within
+0.25 m, since a speed over a window lags). Not lying or not still for more than
+``grace_seconds`` ends the episode (got up).
+
+Assistance: the first time another person's site point (any track of any calibrated camera:
+positions share the site map) comes within ``assistance_radius`` of where the person went
+down, at or after ``t_down``. "Comes" means that track was seen outside the radius before:
+a second camera's track of the down person itself (at the same place from its start) is not
+assistance; the cost is that a helper first seen already inside the radius is missed.
+
+When the down person's track ends (some detectors stop seeing a lying person) the finding
+keeps what was seen and still waits up to ``max_wait_seconds`` for assistance; at the end
+of the footage unassisted findings are reported with ``assisted: false``. One event per
+episode, when it closes (got up, assisted after the track ended, waited out, footage end).
+Known limit: two calibrated cameras that both see the person down give two findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from linewatch.geometry import Homography
+from linewatch.records import Event, ObjectClass, Provenance, TrackPoint
+from linewatch.rules.crossing import observation
+from linewatch.rules.kinematics import RecentPath
+from linewatch.rules.lines import anchor_in
+
+RULE = "person_down"
+STILL_WINDOW = 1.0
+REST_RADIUS = 0.25  # metres: positions this close to the resting place count as at rest
+KP_SCORE = 0.3
+SHOULDERS, HIPS = (5, 6), (11, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class Posture:
+    lying: bool
+    method: str  # "keypoints" or "box"
+    width_m: float | None = None
+    height_m: float | None = None
+
+
+def posture(p: TrackPoint, h: Homography) -> Posture:
+    """Whether the person of this observation is lying (keypoints when usable, else box)."""
+    kp = p.keypoints
+    if kp is not None and len(kp) > max(HIPS):
+        sh = [kp[i] for i in SHOULDERS if kp[i][2] >= KP_SCORE]
+        hp = [kp[i] for i in HIPS if kp[i][2] >= KP_SCORE]
+        if sh and hp:
+            dx = np.mean([k[0] for k in sh]) - np.mean([k[0] for k in hp])
+            dy = np.mean([k[1] for k in sh]) - np.mean([k[1] for k in hp])
+            return Posture(bool(abs(dx) > abs(dy)), "keypoints")
+    x1, y1, x2, y2 = p.box
+    left, right = h.to_site((x1, y2)), h.to_site((x2, y2))
+    width = float(np.linalg.norm(right - left))
+    height = float((y2 - y1) * h.scale_at(p.foot))
+    return Posture(width > height, "box", width, height)
+
+
+@dataclass(slots=True)
+class _Down:
+    camera: str
+    track_id: int
+    t_down: float
+    location: tuple[float, float]
+    first: TrackPoint
+    last: TrackPoint
+    posture: Posture
+    confirmed: bool = False
+    track_ended: bool = False
+    outside: set[tuple[str, int]] = field(default_factory=set)  # helpers seen outside
+    helper: TrackPoint | None = None
+    helper_distance: float = 0.0
+
+
+@dataclass(slots=True)
+class _Person:
+    path: RecentPath
+    last: TrackPoint | None = None
+    down: _Down | None = None
+    last_good: float = 0.0
+
+
+class PersonDownRule:
+    """Persons down on calibrated cameras, and time to assistance across cameras."""
+
+    name = RULE
+
+    def __init__(
+        self,
+        homographies: Mapping[str, Homography | None],
+        min_seconds: float,
+        assistance_radius: float,
+        still_speed_kmh: float,
+        grace_seconds: float = 1.0,
+        max_wait_seconds: float = 3600.0,
+    ) -> None:
+        self._h = dict(homographies)
+        self.min_seconds = float(min_seconds)
+        self.radius = float(assistance_radius)
+        self.still = float(still_speed_kmh) / 3.6
+        self.grace = float(grace_seconds)
+        self.max_wait = float(max_wait_seconds)
+        self.notes = [
+            f"person_down: camera {cam!r} is not calibrated; no person-down events for it"
+            for cam, h in self._h.items()
+            if h is None
+        ]
+        self._persons: dict[tuple[str, int], _Person] = {}
+        self._downs: list[_Down] = []  # open episodes (candidates, confirmed, track ended)
+
+    def observe(self, p: TrackPoint) -> list[Event]:
+        h = self._h.get(p.camera)
+        if h is None or p.cls != ObjectClass.PERSON:
+            return []
+        key = (p.camera, p.track_id)
+        st = self._persons.get(key)
+        if st is None:
+            st = self._persons[key] = _Person(RecentPath(2 * STILL_WINDOW))
+        if st.last is not None and p.t <= st.last.t:
+            return []
+        pos = anchor_in("site", h, p)
+        if not (np.isfinite(pos[0]) and np.isfinite(pos[1])):
+            return []
+        st.last = p
+        st.path.add(p.t, pos[0], pos[1])
+        events = self._assist(p, pos)
+        events += self._posture(st, p, pos, h)
+        events += self._expire(p.t)
+        return events
+
+    def end_track(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
+        key = (camera, track_id)
+        st = self._persons.pop(key, None)
+        for d in self._downs:
+            d.outside.discard(key)
+        events: list[Event] = []
+        if st is not None and st.down is not None:
+            d = st.down
+            if not d.confirmed:
+                self._downs.remove(d)
+            elif d.helper is not None:
+                self._downs.remove(d)
+                events.append(self._event(d, "footage_end" if footage_end else "track_end"))
+            else:
+                d.track_ended = True  # keep waiting for assistance
+        return events
+
+    def finish(self) -> list[Event]:
+        events = [self._event(d, "footage_end") for d in self._downs if d.confirmed]
+        self._downs.clear()
+        return events
+
+    def state_size(self) -> int:
+        return len(self._persons) + len(self._downs)
+
+    # ------------------------------------------------------------------ internals
+    def _assist(self, p: TrackPoint, pos: tuple[float, float]) -> list[Event]:
+        key = (p.camera, p.track_id)
+        events: list[Event] = []
+        for d in list(self._downs):
+            if d.helper is not None or (d.camera, d.track_id) == key or p.t < d.t_down:
+                continue
+            dist = float(np.hypot(pos[0] - d.location[0], pos[1] - d.location[1]))
+            if dist > self.radius:
+                d.outside.add(key)
+            elif key in d.outside:
+                d.helper, d.helper_distance = p, dist
+                d.outside.clear()
+                if d.track_ended:
+                    self._downs.remove(d)
+                    events.append(self._event(d, "track_end"))
+        return events
+
+    def _posture(
+        self, st: _Person, p: TrackPoint, pos: tuple[float, float], h: Homography
+    ) -> list[Event]:
+        speed = st.path.speed(STILL_WINDOW)
+        if speed is None:
+            return []  # too early in the track to say whether it is still
+        post = posture(p, h)
+        d = st.down
+        if post.lying and speed < self.still:
+            if d is None:
+                t_down = self._came_to_rest(st.path, pos, p.t)
+                d = st.down = _Down(p.camera, p.track_id, t_down, pos, p, p, post)
+                self._downs.append(d)
+            st.last_good = p.t
+            d.last = p
+            if not d.confirmed and p.t - d.t_down >= self.min_seconds:
+                d.confirmed = True
+            return []
+        if d is None or p.t - st.last_good <= self.grace:
+            return []
+        st.down = None
+        self._downs.remove(d)
+        return [self._event(d, "got_up")] if d.confirmed else []
+
+    @staticmethod
+    def _came_to_rest(path: RecentPath, pos: tuple[float, float], t: float) -> float:
+        """When the person reached this resting place: the speed over a window lags, so go
+        back to the first of the last second's positions from which all stayed within
+        ``REST_RADIUS`` of it."""
+        ts, xy = path.arrays(t - STILL_WINDOW)
+        near = np.hypot(xy[:, 0] - pos[0], xy[:, 1] - pos[1]) <= REST_RADIUS
+        k = len(near)
+        while k > 0 and near[k - 1]:
+            k -= 1
+        return float(ts[k]) if k < len(near) else t
+
+    def _expire(self, t: float) -> list[Event]:
+        events: list[Event] = []
+        for d in list(self._downs):
+            if d.track_ended and t - d.last.t > self.max_wait:
+                self._downs.remove(d)
+                events.append(self._event(d, "max_wait"))
+        return events
+
+    def _event(self, d: _Down, ended_by: str) -> Event:
+        h = self._h[d.camera]
+        attrs: dict[str, Any] = {
+            "t_down": d.t_down,
+            "duration_down_seconds": round(d.last.t - d.t_down, 3),
+            "last_seen_down": d.last.t,
+            "ended_by": ended_by,
+            "got_up": ended_by == "got_up",
+            "posture": d.posture.method,
+            "assisted": d.helper is not None,
+        }
+        if d.posture.width_m is not None and d.posture.height_m is not None:
+            attrs["box_width_m"] = round(d.posture.width_m, 3)
+            attrs["box_height_m"] = round(d.posture.height_m, 3)
+        obs = [
+            observation(d.first, anchor_in("site", h, d.first)),
+            observation(d.last, anchor_in("site", h, d.last)),
+        ]
+        if d.helper is not None:
+            hh = self._h[d.helper.camera]
+            attrs["t_assistance"] = d.helper.t
+            attrs["time_to_assistance_seconds"] = round(d.helper.t - d.t_down, 3)
+            attrs["helper"] = {
+                "camera": d.helper.camera,
+                "track_id": d.helper.track_id,
+                "distance_m": round(d.helper_distance, 3),
+            }
+            obs.append(
+                {
+                    "camera": d.helper.camera,
+                    **observation(d.helper, anchor_in("site", hh, d.helper)),
+                }
+            )
+        return Event(
+            kind="person_down",
+            camera=d.camera,
+            track_ids=(d.track_id,),
+            t_start=d.t_down,
+            t_end=d.last.t,
+            location=d.location,
+            attributes=attrs,
+            provenance=Provenance(
+                RULE,
+                {
+                    "min_seconds": self.min_seconds,
+                    "assistance_radius": self.radius,
+                    "still_speed_kmh": self.still * 3.6,
+                    "grace_seconds": self.grace,
+                    "max_wait_seconds": self.max_wait,
+                    "still_window_seconds": STILL_WINDOW,
+                },
+                tuple(obs),
+            ),
+        )
