@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -280,3 +283,77 @@ def test_image_line_above_the_horizon_is_rejected() -> None:
     bad = LineConfig(id="sky", camera="cam1", points=[(0, -200), (50, -200)])
     with pytest.raises(ValueError, match="horizon"):
         LineGeometry.build(bad, "cam1", h)
+
+
+# --------------------------------------------------------------------------- real tracks
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _derived_crossings(x: np.ndarray, t: np.ndarray, x0: float, band: float) -> list:
+    """Independent derivation from a track's x(t): runs of >= 2 points beyond the band on
+    one side; each change of run side is a crossing, timed where x passes x0 last."""
+    side = np.where(x > x0 + band, 1, np.where(x < x0 - band, -1, 0))
+    runs: list[tuple[int, int]] = []  # (side, index of its first point)
+    k = 0
+    while k < len(side):
+        if side[k] == 0:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(side) and side[j + 1] in (0, side[k]):
+            j += 1
+        beyond = [i for i in range(k, j + 1) if side[i] == side[k]]
+        if len(beyond) >= 2 and (not runs or runs[-1][0] != side[k]):
+            runs.append((int(side[k]), k))
+        k = j + 1
+    out = []
+    for (s0, _), (s1, i1) in itertools.pairwise(runs):
+        i = i1
+        while (x[i - 1] - x0) * s1 > 0:  # back to the last step across x0
+            i -= 1
+        f = (x0 - x[i - 1]) / (x[i] - x[i - 1])
+        out.append((s0, s1, t[i - 1] + f * (t[i] - t[i - 1])))
+    return out
+
+
+@pytest.mark.shared
+def test_pets_ground_truth_tracks_cross_like_derived() -> None:
+    gt = SHARED / "data" / "pets09-s2l1" / "gt.txt"
+    if not gt.is_file():
+        pytest.skip(f"real data not available: {gt} is absent")
+    rows = np.loadtxt(gt, delimiter=",")
+    rows = rows[rows[:, 6] == 1]
+    x0 = -7.0
+    line = LineConfig(
+        id="x", points=[(x0, -30.0), (x0, 30.0)], sides=Sides(left="west", right="east")
+    )
+    g = LineGeometry.build(line, "cam1", homography(IMAGE_TO_SITE))
+    assert g is not None
+    rule = CrossingRule({"cam1": [g]}, margin=0.5, min_hold=2)
+    got, want = [], []
+    for tid in np.unique(rows[:, 1]):
+        tr = rows[rows[:, 1] == tid]
+        tr = tr[np.argsort(tr[:, 0])]
+        t = (tr[:, 0] - 1) / 7.0
+        pts = [
+            TrackPoint(
+                "cam1",
+                int(tid),
+                float(ti),
+                int(r[0]) - 1,
+                (float(r[2]), float(r[3]), float(r[2] + r[4]), float(r[3] + r[5])),
+                ObjectClass.PERSON,
+                1.0,
+                (float(r[7]), float(r[8])),
+            )
+            for ti, r in zip(t, tr, strict=True)
+        ]
+        got += [(int(tid), c.direction, c.t) for c in feed(rule, pts)]
+        names = {1: "east", -1: "west"}
+        want += [
+            (int(tid), f"{names[a]}->{names[b]}", tc)
+            for a, b, tc in _derived_crossings(tr[:, 7], t, x0, 0.5)
+        ]
+    assert len(want) >= 5  # the line is where people walk
+    assert [(a, b) for a, b, _ in got] == [(a, b) for a, b, _ in want]
+    assert max(abs(g_[2] - w[2]) for g_, w in zip(got, want, strict=True)) < 1e-6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from test_rules_helpers import (
     IMAGE_TO_SITE,
@@ -110,3 +111,34 @@ def test_line_without_a_calibrated_camera_is_noted() -> None:
     )
     engine = RuleEngine(cfg, {"cam1": None})  # the caller could not fit the calibration
     assert any("fence" in n for n in engine.notes)
+
+
+def test_all_rules_state_is_bounded_over_many_tracks() -> None:
+    """A long stream of tracks through every rule: nothing is kept once they end."""
+    cfg = config(
+        cameras=[
+            {"id": "cam1", "source": "a.mp4", "calibration": calibration(IMAGE_TO_SITE)},
+            {"id": "cam2", "source": "b.mp4"},
+        ],
+        lines=[{"id": "fence", "points": [[0, 0], [10, 0]], "sides": NS}],
+        zones=[{"id": "yard", "points": [[0, -5], [10, -5], [10, 5], [0, 5]]}],
+        rules={"speed": {"limits_kmh": {"person": 3}}},
+    )
+    engine = engine_for(cfg)
+    rng = np.random.default_rng(3)
+    events = []
+    t0 = 0.0
+    for batch in range(6):
+        tracks = []
+        for k in range(4):
+            tid = batch * 4 + k
+            a, b = rng.uniform(-3, 13, 2), rng.uniform(-3, 13, 2)
+            a[1], b[1] = rng.uniform(-8, -2), rng.uniform(2, 8)
+            n = int(rng.integers(20, 60))
+            tracks.append(site_track(linear(a, b, n), times(n, t0=t0 + 0.3 * k), track_id=tid))
+        events += run_frames(engine, "cam1", tracks, kind=None)
+        t0 += 10.0
+    kinds = {e.kind for e in events}
+    assert {"crossing", "zone_enter", "zone_exit", "track_speed", "speeding"} <= kinds
+    assert all(v == 0 for v in engine.state_size().values()), engine.state_size()
+    assert engine.finish() == []
