@@ -1,0 +1,461 @@
+"""Evidence: an annotated still and a short H.264 clip per event, and the annotated video.
+
+``write_evidence(run_dir)`` writes ``RUN_DIR/evidence/<event id>.jpg`` (the frame nearest the
+event's start, annotated: boxes and trails of the event's tracks, the lines and zones, a
+caption and a burnt-in time) and ``RUN_DIR/evidence/<event id>.mp4`` (``pre_roll`` seconds
+before to ``post_roll`` seconds after the event, annotated on every frame; H.264, yuv420p,
+``+faststart`` so a browser plays it before it has all of it).
+
+Efficiency: per camera, the windows of all its events are merged and the footage is
+decoded once, in order; frames outside every window are decoded but never converted, and
+a gap longer than ``seek_gap`` seconds is skipped with a keyframe seek (not when the config
+overrides the frame rate: times are then frame counts and need every frame).
+
+Frame times are computed exactly as :mod:`linewatch.video` computes them, so they match the
+track log's ``t``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, cast
+
+import av
+import av.error
+import cv2
+import numpy as np
+
+from linewatch.annotate import (
+    CameraOverlay,
+    Image,
+    TrackIndex,
+    annotate,
+    camera_homography,
+    fit_width,
+    letterbox,
+)
+from linewatch.config import CameraConfig, SiteConfig, load_config
+from linewatch.records import Frame
+from linewatch.report.findings import caption, frame_stamp
+from linewatch.store import EventStore, StoredEvent
+from linewatch.tracklog import TrackLog, read_tracklog
+
+EVIDENCE_DIR = "evidence"
+_EPS = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceOptions:
+    pre_roll: float = 3.0  # seconds of clip before the event
+    post_roll: float = 3.0  # seconds of clip after the event's end
+    max_clip_seconds: float = 60.0  # a long event (loitering) gets its first minute
+    trail_seconds: float = 3.0  # trail length drawn behind each track
+    still_format: str = "jpg"  # "jpg" or "png"
+    max_width: int = 1280  # wider footage is scaled down in stills and clips
+    crf: int = 23  # x264 quality (lower is better, bigger)
+    seek_gap: float = 10.0  # skip gaps longer than this with a seek
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """What was written for one event (paths relative to the run folder)."""
+
+    event_id: str
+    camera: str
+    still: str | None
+    clip: str | None
+    t_still: float | None  # stream time of the still's frame
+    clip_frames: int
+    note: str | None = None  # why something is missing
+
+
+@dataclass
+class RunData:
+    """What the evidence and the report read from a run folder."""
+
+    run_dir: Path
+    config: SiteConfig
+    events: list[StoredEvent]
+    tracklog: TrackLog | None
+    _indexes: dict[str, TrackIndex] = field(default_factory=dict)
+
+    def index(self, camera: str) -> TrackIndex | None:
+        if self.tracklog is None or camera not in self.tracklog.cameras:
+            return None
+        if camera not in self._indexes:
+            self._indexes[camera] = TrackIndex(self.tracklog.camera_table(camera))
+        return self._indexes[camera]
+
+    def classes(self) -> dict[tuple[str, int], str]:
+        out: dict[tuple[str, int], str] = {}
+        for cam in self.config.cameras:
+            idx = self.index(cam.id)
+            for tid in idx.track_ids if idx is not None else ():
+                c = idx.cls(tid) if idx is not None else None
+                if c is not None:
+                    out[(cam.id, tid)] = c.label
+        return out
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """The run folder's config snapshot, events and track log (None when absent)."""
+    d = Path(run_dir)
+    cfg = load_config(d / "config.yaml")
+    store = EventStore.for_run(d)
+    try:
+        events = store.query()
+    finally:
+        store.close()
+    tracks = d / "tracks.parquet"
+    return RunData(d, cfg, events, read_tracklog(tracks) if tracks.is_file() else None)
+
+
+# --------------------------------------------------------------------------- decoding
+def merge_windows(windows: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted, overlapping or touching windows merged."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted((max(0.0, a), b) for a, b in windows if b >= a):
+        if out and a <= out[-1][1] + _EPS:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+class WindowReader:
+    """Decode the frames of a camera's footage that fall in the given windows, in order."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        base_dir: Path | None,
+        windows: Sequence[tuple[float, float]],
+        seek_gap: float = 10.0,
+    ) -> None:
+        self.camera = camera
+        self.path = Path(camera.source).expanduser()
+        if not self.path.is_absolute() and base_dir is not None:
+            self.path = base_dir / self.path
+        self.windows = merge_windows(windows)
+        self.seek_gap = seek_gap
+        self.errors: list[str] = []
+        self.seeks = 0
+        with av.open(str(self.path)) as c:
+            s = c.streams.video[0]
+            rate = next(
+                (float(r) for r in (s.average_rate, s.guessed_rate, s.base_rate) if r), 25.0
+            )
+        self.fps = float(camera.fps or rate)
+
+    def __iter__(self) -> Iterator[Frame]:
+        emitted, seekable = -math.inf, self.camera.fps is None
+        while self.windows:
+            try:
+                for frame in self._pass(seekable, emitted):
+                    emitted = frame.t
+                    yield frame
+                return
+            except _SeekFailed:  # a seek landed past its target: once more, no seeking
+                seekable = False
+
+    def _t(self, vf: av.VideoFrame, index: int, tb: Fraction | None, start: int) -> float:
+        """The frame's time, exactly as linewatch.video computes it."""
+        if self.camera.fps is not None or vf.pts is None or tb is None:
+            return index / self.fps
+        return float((vf.pts - start) * tb)
+
+    def _pass(self, seekable: bool, after: float) -> Iterator[Frame]:
+        """One pass over the file, yielding the window frames later than ``after``."""
+        container = av.open(str(self.path))
+        packets = None
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb, start = stream.time_base, int(stream.start_time or 0)
+            seekable = seekable and tb is not None
+            index, counted, wi, last_target = 0, True, 0, -math.inf
+            first = self.windows[0][0]
+            target = first if seekable and first > max(after, 0.0) + self.seek_gap else None
+            while True:
+                check = None
+                if target is not None and tb is not None:
+                    pts = int(max(0.0, target - 1.0) / tb) + start
+                    container.seek(pts, stream=stream, backward=True, any_frame=False)
+                    self.seeks += 1
+                    counted, check, last_target, target = False, target, target, None
+                packets = container.demux(stream)
+                for vf in (f for packet in packets for f in packet.decode()):
+                    if vf.pts is None and not counted:
+                        continue  # cannot be timed after a seek
+                    t = self._t(vf, index, tb, start)
+                    idx = index if counted else round(t * self.fps)
+                    index += 1
+                    if check is not None and t > check + _EPS:
+                        raise _SeekFailed
+                    check = None
+                    while wi < len(self.windows) and t > self.windows[wi][1] + _EPS:
+                        wi += 1
+                    if wi >= len(self.windows):
+                        return
+                    w0 = self.windows[wi][0]
+                    if t >= w0 - _EPS and t > after + _EPS:
+                        img = cast(Image, vf.to_ndarray(format="bgr24"))
+                        yield Frame(self.camera.id, idx, t, img)
+                    elif seekable and w0 - t > self.seek_gap and w0 > last_target:
+                        target = w0
+                        break
+                _close(packets)
+                if target is None:
+                    return
+        except (av.error.FFmpegError, OSError, EOFError) as e:
+            self.errors.append(f"{self.path}: decode error, evidence stops there: {e}")
+        finally:
+            _close(packets)
+            container.close()
+
+
+class _SeekFailed(Exception):
+    pass
+
+
+def _close(it: object) -> None:
+    """Finish a PyAV demux generator before its container is closed."""
+    close = getattr(it, "close", None)
+    if callable(close):
+        close()
+
+
+# --------------------------------------------------------------------------- encoding
+class ClipWriter:
+    """An H.264 (yuv420p) MP4 with ``+faststart``; frames are BGR images of one size."""
+
+    def __init__(self, path: Path, fps: float, crf: int = 23) -> None:
+        self.path = path
+        self.fps = fps
+        self.crf = crf
+        self.frames = 0
+        self._out: Any = None
+        self._stream: Any = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, image: Image) -> None:
+        if self._out is None:
+            h, w = image.shape[:2]
+            self._size = (w - w % 2, h - h % 2)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = av.open(str(self.path), mode="w", options={"movflags": "+faststart"})
+            rate = Fraction(self.fps).limit_denominator(1001)
+            self._stream = self._out.add_stream("libx264", rate=rate)
+            self._stream.width, self._stream.height = self._size
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        assert self._size is not None
+        w, h = self._size
+        if image.shape[1] != w or image.shape[0] != h:
+            if image.shape[1] >= w and image.shape[0] >= h:
+                image = image[:h, :w]
+            else:
+                image = cast(Image, cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = self.frames
+        self._out.mux(self._stream.encode(frame))
+        self.frames += 1
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the clip, known once the first frame is written."""
+        return self._size
+
+    @property
+    def is_open(self) -> bool:
+        return self._out is not None
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.mux(self._stream.encode(None))
+            self._out.close()
+            self._out = None
+
+
+# --------------------------------------------------------------------------- evidence
+@dataclass
+class _Pending:
+    event: StoredEvent
+    start: float
+    end: float
+    caption: str
+    writer: ClipWriter
+    still: tuple[float, Image] | None = None
+    still_done: bool = False
+
+
+def write_evidence(
+    run_dir: str | Path,
+    options: EvidenceOptions | None = None,
+    events: Sequence[StoredEvent] | None = None,
+    run: RunData | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[EvidenceItem]:
+    """Write a still and a clip for each event (default: every event of the run)."""
+    opt = options or EvidenceOptions()
+    if opt.still_format not in ("jpg", "png"):
+        raise ValueError(f"still_format must be jpg or png, got {opt.still_format!r}")
+    data = run or load_run(run_dir)
+    todo = list(data.events if events is None else events)
+    out_dir = Path(run_dir) / EVIDENCE_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classes = data.classes()
+    items: list[EvidenceItem] = []
+    by_cam: dict[str, list[StoredEvent]] = {}
+    for ev in todo:
+        by_cam.setdefault(ev.camera, []).append(ev)
+    for cam_id, evs in by_cam.items():
+        try:
+            cam = data.config.camera(cam_id)
+        except KeyError:
+            items += [_missing(e, f"camera {cam_id!r} is not in the config") for e in evs]
+            continue
+        if _is_url(cam.source) or not data.config.resolve(cam.source).is_file():
+            note = f"source not available for evidence: {cam.source}"
+            items += [_missing(e, note) for e in evs]
+            continue
+        items += _camera_evidence(data, cam, evs, classes, opt, out_dir, progress)
+    order = {e.id: i for i, e in enumerate(todo)}
+    items.sort(key=lambda it: order.get(it.event_id, 0))
+    return items
+
+
+def _missing(ev: StoredEvent, note: str) -> EvidenceItem:
+    return EvidenceItem(ev.id, ev.camera, None, None, None, 0, note)
+
+
+def _camera_evidence(
+    data: RunData,
+    cam: CameraConfig,
+    events: list[StoredEvent],
+    classes: dict[tuple[str, int], str],
+    opt: EvidenceOptions,
+    out_dir: Path,
+    progress: Callable[[str, int, int], None] | None,
+) -> list[EvidenceItem]:
+    overlay = CameraOverlay.build(data.config, cam.id, camera_homography(cam))
+    index = data.index(cam.id)
+    spans = [
+        (
+            ev.t_start - opt.pre_roll,
+            min(ev.t_end + opt.post_roll, ev.t_start + opt.max_clip_seconds),
+        )
+        for ev in events
+    ]
+    reader = WindowReader(cam, data.config.base_dir, spans, opt.seek_gap)
+    pending = [
+        _Pending(
+            ev,
+            a,
+            b,
+            caption(ev, classes),
+            ClipWriter(out_dir / f"{ev.id}.mp4", reader.fps, opt.crf),
+        )
+        for ev, (a, b) in zip(events, spans, strict=True)
+    ]
+    done = 0
+    for frame in reader:
+        tracks = index.at(frame.t, opt.trail_seconds) if index is not None else []
+        stamp = frame_stamp(cam.id, cam.start_time, frame.t, data.config.site.timezone)
+        for p in pending:
+            if not (p.start - _EPS <= frame.t <= p.end + _EPS):
+                continue
+            img = annotate(frame.image, overlay, tracks, set(p.event.track_ids), [p.caption, stamp])
+            img = fit_width(img, opt.max_width)
+            p.writer.write(img)
+            if not p.still_done:
+                if p.still is None or abs(frame.t - p.event.t_start) <= abs(
+                    p.still[0] - p.event.t_start
+                ):
+                    p.still = (frame.t, img)
+                else:
+                    p.still_done = True
+        for p in pending:
+            if p.writer.is_open and frame.t > p.end + _EPS:
+                p.writer.close()
+                done += 1
+                if progress is not None:
+                    progress(cam.id, done, len(pending))
+    items = []
+    for p in pending:
+        p.writer.close()
+        still = None
+        if p.still is not None:
+            still = f"{EVIDENCE_DIR}/{p.event.id}.{opt.still_format}"
+            _write_image(data.run_dir / still, p.still[1])
+        clip = f"{EVIDENCE_DIR}/{p.event.id}.mp4" if p.writer.frames else None
+        note = None if clip else "no frame of the footage falls in the event's window"
+        if reader.errors:
+            note = "; ".join(reader.errors)
+        t_still = None if p.still is None else p.still[0]
+        items.append(EvidenceItem(p.event.id, cam.id, still, clip, t_still, p.writer.frames, note))
+    return items
+
+
+def _write_image(path: Path, image: Image) -> None:
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix == ".jpg" else []
+    ok, buf = cv2.imencode(path.suffix, image, params)
+    if not ok:
+        raise OSError(f"{path}: could not encode the image")
+    path.write_bytes(buf.tobytes())
+
+
+# --------------------------------------------------------------------------- video
+def annotate_video(
+    run_dir: str | Path,
+    out: str | Path,
+    highlights: bool = False,
+    camera: str | None = None,
+    options: EvidenceOptions | None = None,
+) -> Path:
+    """The whole footage (or, with ``highlights``, only the event windows) annotated: every
+    track's box, id and trail, the lines and zones, and a caption for the events under way.
+
+    Cameras are written one after the other (all of them unless ``camera`` is given), each
+    frame fitted to the first camera's size. Returns ``out``.
+    """
+    opt = options or EvidenceOptions()
+    data = load_run(run_dir)
+    classes = data.classes()
+    cams = [data.config.camera(camera)] if camera else list(data.config.cameras)
+    target = Path(out)
+    writer: ClipWriter | None = None
+    for cam in cams:
+        if _is_url(cam.source) or not data.config.resolve(cam.source).is_file():
+            continue
+        evs = [e for e in data.events if e.camera == cam.id]
+        if highlights:
+            windows = [(e.t_start - opt.pre_roll, e.t_end + opt.post_roll) for e in evs]
+        else:
+            windows = [(0.0, math.inf)]
+        reader = WindowReader(cam, data.config.base_dir, windows, opt.seek_gap)
+        if writer is None:
+            writer = ClipWriter(target, reader.fps, opt.crf)
+        overlay = CameraOverlay.build(data.config, cam.id, camera_homography(cam))
+        index = data.index(cam.id)
+        for frame in reader:
+            tracks = index.at(frame.t, opt.trail_seconds) if index is not None else []
+            live = [e for e in evs if e.t_start - 1.0 <= frame.t <= e.t_end + 2.0]
+            lines = [caption(e, classes) for e in live[:3]]
+            lines.append(frame_stamp(cam.id, cam.start_time, frame.t, data.config.site.timezone))
+            img = fit_width(annotate(frame.image, overlay, tracks, None, lines), opt.max_width)
+            writer.write(img if writer.size is None else letterbox(img, writer.size))
+    if writer is None or writer.frames == 0:
+        raise FileNotFoundError(f"{run_dir}: no footage frame to annotate")
+    writer.close()
+    return target
+
+
+def _is_url(source: str) -> bool:
+    """A live source (``rtsp://...``): no file to cut evidence from or to hash."""
+    return "://" in source
