@@ -262,3 +262,17 @@ def test_points_in_rectangle_property(x0: float, y0: float, w: float, h: float, 
     assume(min(abs(px - x0), abs(px - x0 - w), abs(py - y0), abs(py - y0 - h)) > 1e-6)
     expected = x0 < px < x0 + w and y0 < py < y0 + h
     assert points_in_polygon(p, rect) is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(point, min_size=2, max_size=6), st.lists(point, min_size=1, max_size=5))
+def test_single_point_fast_paths_agree_with_vectorised(poly: list, pts: list) -> None:
+    pl = np.array(poly)
+    assume(np.any(np.linalg.norm(np.diff(pl, axis=0), axis=1) > 1e-3))
+    many = signed_distance(np.array(pts), pl)
+    for p, d in zip(pts, np.atleast_1d(many), strict=True):
+        assert signed_distance(p, pl) == pytest.approx(float(d), rel=1e-9, abs=1e-9)
+    if len(poly) >= 3:
+        inside = points_in_polygon(np.array(pts), pl)
+        for p, v in zip(pts, np.atleast_1d(inside), strict=True):
+            assert points_in_polygon(p, pl) is bool(v)

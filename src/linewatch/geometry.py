@@ -216,6 +216,8 @@ def signed_distance(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> F64 | float:
     single = _is_single(pts)
     p = as_points(pts)
     poly = as_polyline(polyline)
+    if single:
+        return _signed_distance_one(float(p[0, 0]), float(p[0, 1]), poly.tolist())
     a, b = poly[:-1], poly[1:]
     d = b - a  # (M, 2)
     len2 = np.einsum("ij,ij->i", d, d)
@@ -242,16 +244,52 @@ def signed_distance(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> F64 | float:
         nxt = _next_valid(valid, vert)
         if prev < 0 or nxt < 0:
             continue
-        c1, c2 = cross[idx, prev], cross[idx, nxt]
         turn = float(_cross(d[prev, 0], d[prev, 1], d[nxt, 0], d[nxt, 1]))
-        if c1 == 0 or c2 == 0:
-            sign[idx] = 0.0 if dist[idx, kk] <= _EPS else np.sign(c1 + c2)
-        elif turn > 0:
-            sign[idx] = 1.0 if (c1 > 0 and c2 > 0) else -1.0
-        else:
-            sign[idx] = 1.0 if (c1 > 0 or c2 > 0) else -1.0
+        sign[idx] = _vertex_sign(
+            float(cross[idx, prev]), float(cross[idx, nxt]), turn, float(dist[idx, kk])
+        )
     out = sign * dist[n, k]
     return float(out[0]) if single else np.asarray(out)
+
+
+def _vertex_sign(c1: float, c2: float, turn: float, dist: float) -> float:
+    """Side of a point whose nearest polyline point is an interior vertex."""
+    if c1 == 0 or c2 == 0:
+        return 0.0 if dist <= _EPS else float(np.sign(c1 + c2))
+    if turn > 0:  # left turn: the left side is the inside of the corner
+        return 1.0 if (c1 > 0 and c2 > 0) else -1.0
+    return 1.0 if (c1 > 0 or c2 > 0) else -1.0
+
+
+def _signed_distance_one(x: float, y: float, poly: list[list[float]]) -> float:
+    """:func:`signed_distance` of one point, in plain floats (no array overhead)."""
+    segs = []  # (index, ax, ay, dx, dy, len2) of the non-degenerate segments
+    for i in range(len(poly) - 1):
+        ax, ay = poly[i]
+        dx, dy = poly[i + 1][0] - ax, poly[i + 1][1] - ay
+        len2 = dx * dx + dy * dy
+        if len2 > _EPS:
+            segs.append((i, ax, ay, dx, dy, len2))
+    best, bj, bu = np.inf, 0, 0.0
+    for j, (_, ax, ay, dx, dy, len2) in enumerate(segs):
+        u = min(max(((x - ax) * dx + (y - ay) * dy) / len2, 0.0), 1.0)
+        dist = float(np.hypot(ax + u * dx - x, ay + u * dy - y))
+        if dist < best:
+            best, bj, bu = dist, j, u
+
+    def cross(j: int) -> float:
+        _, ax, ay, dx, dy, _ = segs[j]
+        return dx * (y - ay) - dy * (x - ax)
+
+    sign = float(np.sign(cross(bj)))
+    if bu <= 0.0 and bj > 0:
+        prev, nxt = bj - 1, bj
+    elif bu >= 1.0 and bj < len(segs) - 1:
+        prev, nxt = bj, bj + 1
+    else:
+        return sign * best
+    turn = segs[prev][3] * segs[nxt][4] - segs[prev][4] * segs[nxt][3]
+    return _vertex_sign(cross(prev), cross(nxt), turn, best) * best
 
 
 def _previous_valid(valid: npt.NDArray[np.bool_], i: int) -> int:
@@ -284,14 +322,24 @@ def segment_intersection(
     """
     a0, a1 = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
     b0, b1 = np.asarray(q0, dtype=np.float64), np.asarray(q1, dtype=np.float64)
-    r, s_ = a1 - a0, b1 - b0
-    denom = float(r[0] * s_[1] - r[1] * s_[0])
-    scale = float(np.linalg.norm(r) * np.linalg.norm(s_))
+    return _intersect(
+        float(a0[0]), float(a0[1]), float(a1[0]), float(a1[1]),
+        float(b0[0]), float(b0[1]), float(b1[0]), float(b1[1]),
+    )  # fmt: skip
+
+
+def _intersect(
+    ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
+) -> tuple[float, float] | None:
+    """:func:`segment_intersection` of a -> b and c -> d, in plain floats."""
+    rx, ry, sx, sy = bx - ax, by - ay, dx - cx, dy - cy
+    denom = rx * sy - ry * sx
+    scale = float(np.hypot(rx, ry) * np.hypot(sx, sy))
     if scale <= _EPS or abs(denom) <= 1e-12 * scale:
         return None
-    w = b0 - a0
-    s = float(w[0] * s_[1] - w[1] * s_[0]) / denom
-    u = float(w[0] * r[1] - w[1] * r[0]) / denom
+    wx, wy = cx - ax, cy - ay
+    s = (wx * sy - wy * sx) / denom
+    u = (wx * ry - wy * rx) / denom
     tol = 1e-12
     if -tol <= s <= 1 + tol and -tol <= u <= 1 + tol:
         return min(max(s, 0.0), 1.0), min(max(u, 0.0), 1.0)
@@ -311,20 +359,21 @@ def crossings_of_segment(
     p0: npt.ArrayLike, p1: npt.ArrayLike, polyline: npt.ArrayLike
 ) -> list[SegmentCrossing]:
     """Every intersection of ``p0 -> p1`` with the polyline's segments, by fraction."""
-    poly = as_polyline(polyline)
-    a, b = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    poly = as_polyline(polyline).tolist()
+    ax, ay = (float(v) for v in np.asarray(p0, dtype=np.float64))
+    bx, by = (float(v) for v in np.asarray(p1, dtype=np.float64))
     out: list[SegmentCrossing] = []
-    for i in range(poly.shape[0] - 1):
-        hit = segment_intersection(a, b, poly[i], poly[i + 1])
+    for i in range(len(poly) - 1):
+        (qx, qy), (rx, ry) = poly[i], poly[i + 1]
+        hit = _intersect(ax, ay, bx, by, qx, qy, rx, ry)
         if hit is None:
             continue
-        s, _ = hit
-        d = poly[i + 1] - poly[i]
-        c0 = float(_cross(d[0], d[1], a[0] - poly[i, 0], a[1] - poly[i, 1]))
-        c1 = float(_cross(d[0], d[1], b[0] - poly[i, 0], b[1] - poly[i, 1]))
+        s = hit[0]
+        dx, dy = rx - qx, ry - qy
+        c0 = dx * (ay - qy) - dy * (ax - qx)
+        c1 = dx * (by - qy) - dy * (bx - qx)
         direction = 1 if c1 > c0 else -1
-        pt = a + s * (b - a)
-        out.append(SegmentCrossing(i, s, (float(pt[0]), float(pt[1])), direction))
+        out.append(SegmentCrossing(i, s, (ax + s * (bx - ax), ay + s * (by - ay)), direction))
     # a path through a shared vertex meets both segments: keep one
     out.sort(key=lambda c: (c.fraction, c.segment))
     dedup: list[SegmentCrossing] = []
@@ -373,12 +422,25 @@ def points_in_polygon(pts: npt.ArrayLike, polygon: npt.ArrayLike) -> npt.NDArray
     single = _is_single(pts)
     p = as_points(pts)
     poly = as_polygon(polygon)
+    if single:
+        return _point_in_polygon_one(float(p[0, 0]), float(p[0, 1]), poly.tolist())
     x, y = p[:, 0:1], p[:, 1:2]  # (N, 1)
     x0, y0 = poly[:, 0][None, :], poly[:, 1][None, :]
     x1, y1 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
     straddle = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         xi = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
     hits = straddle & (x < xi)
     inside = (np.count_nonzero(hits, axis=1) % 2) == 1
     return bool(inside[0]) if single else np.asarray(inside)
+
+
+def _point_in_polygon_one(x: float, y: float, poly: list[list[float]]) -> bool:
+    """:func:`points_in_polygon` of one point, in plain floats (same crossing test)."""
+    inside = False
+    n = len(poly)
+    for i in range(n):
+        (x0, y0), (x1, y1) = poly[i], poly[(i + 1) % n]
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside

@@ -14,7 +14,9 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 
-MAX_PAIRS_POINTS = 40  # Theil-Sen on at most this many points (evenly subsampled)
+MAX_PAIRS_POINTS = 20  # Theil-Sen on at most this many points (evenly subsampled)
+#: upper-triangle index pairs for each point count (constants, built once)
+_PAIRS = tuple(np.triu_indices(n, k=1) for n in range(MAX_PAIRS_POINTS + 1))
 
 
 def theil_sen_velocity(t: F64, xy: F64) -> tuple[float, float] | None:
@@ -26,7 +28,7 @@ def theil_sen_velocity(t: F64, xy: F64) -> tuple[float, float] | None:
         idx = np.linspace(0, n - 1, MAX_PAIRS_POINTS).round().astype(int)
         t, xy = t[idx], xy[idx]
         n = MAX_PAIRS_POINTS
-    i, j = np.triu_indices(n, k=1)
+    i, j = _PAIRS[n]
     dt = t[j] - t[i]
     ok = dt > 1e-6
     if not np.any(ok):

@@ -67,8 +67,8 @@ def posture(p: TrackPoint, h: Homography) -> Posture:
             dy = np.mean([k[1] for k in sh]) - np.mean([k[1] for k in hp])
             return Posture(bool(abs(dx) > abs(dy)), "keypoints")
     x1, y1, x2, y2 = p.box
-    left, right = h.to_site((x1, y2)), h.to_site((x2, y2))
-    width = float(np.linalg.norm(right - left))
+    corners = h.to_site(np.array([[x1, y2], [x2, y2]]))
+    width = float(np.linalg.norm(corners[1] - corners[0]))
     height = float((y2 - y1) * h.scale_at(p.foot))
     return Posture(width > height, "box", width, height)
 
@@ -191,12 +191,14 @@ class PersonDownRule:
     def _posture(
         self, st: _Person, p: TrackPoint, pos: tuple[float, float], h: Homography
     ) -> list[Event]:
-        speed = st.path.speed(STILL_WINDOW)
-        if speed is None:
-            return []  # too early in the track to say whether it is still
         post = posture(p, h)
         d = st.down
-        if post.lying and speed < self.still:
+        if not post.lying and d is None:
+            return []
+        speed = st.path.speed(STILL_WINDOW) if post.lying else None
+        if post.lying and speed is None and d is None:
+            return []  # too early in the track to say whether it is still
+        if post.lying and speed is not None and speed < self.still:
             if d is None:
                 t_down = self._came_to_rest(st.path, pos, p.t)
                 d = st.down = _Down(p.camera, p.track_id, t_down, pos, p, p, post)
