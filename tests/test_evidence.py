@@ -302,3 +302,19 @@ def test_annotated_video_full_and_highlights(run: Run, tmp_path: Path) -> None:
     with av.open(str(both)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 2 * N_FRAMES
     assert load_run(run.run_dir).events[0].kind == "crossing"
+
+
+def test_clip_window_of_long_events_keeps_the_key_moment() -> None:
+    from linewatch.evidence import clip_window
+    from linewatch.store import StoredEvent
+
+    def ev(kind: str, t0: float, t1: float, **attrs: float) -> StoredEvent:
+        return StoredEvent(
+            "x", "r", kind, "cam1", (1,), t0, t1, None, None, "z", None, None, attrs, None
+        )
+
+    opt = EvidenceOptions(pre_roll=3, post_roll=3, max_clip_seconds=20)
+    assert clip_window(ev("crossing", 10, 10), opt) == (7, 13)
+    assert clip_window(ev("loitering", 100, 400), opt) == (97, 117)  # from the entry
+    assert clip_window(ev("zone_exit", 100, 400), opt) == (383, 403)  # up to the exit
+    assert clip_window(ev("speeding", 100, 200, t_max=150), opt) == (147, 167)  # the peak

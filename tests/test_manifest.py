@@ -129,3 +129,18 @@ def test_no_manifest_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(ManifestError, match="not a linewatch manifest"):
         verify_run(tmp_path)
+
+
+def test_verify_command_exit_codes(run: Run, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from linewatch.cli import app
+
+    cli = CliRunner()
+    ok = cli.invoke(app, ["verify", str(run.run_dir)])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    _flip_one_byte(next(run.run_dir.glob("evidence/*.jpg")), offset=200)
+    bad = cli.invoke(app, ["verify", str(run.run_dir), "--json"])
+    assert bad.exit_code == 1
+    assert json.loads(bad.output)["changed"][0].startswith("evidence/")
+    assert cli.invoke(app, ["verify", str(tmp_path / "nothing")]).exit_code == 2

@@ -57,22 +57,61 @@ def test_crossing_sentence_uses_site_time_zone_and_speed() -> None:
 
 def test_sentences_of_other_kinds() -> None:
     classes = {("cam1", 3): "person", ("cam1", 4): "person", ("cam1", 5): "person"}
-    pursuit = _stored(kind="pursuit", track_ids=(3, 4, 5), t_end=20.7, subject=None, direction=None)
-    assert "was followed by tracks 4 and 5 for 8.0 s" in sentence(pursuit, classes)
-    assert sentence(pursuit, classes).startswith("A person (track 3)")
+    pursuit = _stored(
+        kind="pursuit",
+        track_ids=(3, 4, 5),
+        t_end=20.7,
+        subject=None,
+        direction=None,
+        attributes={
+            "leader": 3,
+            "leader_class": "person",
+            "followers": [{"track_id": 4, "median_gap_seconds": 2.04}],
+        },
+    )
+    assert sentence(pursuit, classes) == (
+        "A person (track 3) was followed by tracks 4 and 5 for 8.0 s from 12.7 s into cam1, "
+        "about 2.0 s behind."
+    )
     down = _stored(
         kind="person_down",
         subject=None,
         direction=None,
-        attributes={"time_down": 42.0, "assisted": False},
+        attributes={"duration_down_seconds": 42.0, "assisted": False},
     )
-    assert "down for 42.0 s; nobody came to assist" in sentence(down)
-    helped = _stored(kind="person_down", attributes={"time_down": 42.0, "time_to_assistance": 12.3})
-    assert "assistance came after 12.3 s" in sentence(helped)
+    assert "stayed down 42.0 s; nobody came within the assistance radius" in sentence(down)
+    helped = _stored(
+        kind="person_down",
+        attributes={
+            "duration_down_seconds": 42.0,
+            "assisted": True,
+            "time_to_assistance_seconds": 12.3,
+            "helper": {"camera": "cam1", "track_id": 9, "distance_m": 1.2},
+        },
+    )
+    assert "assistance (track 9) came after 12.3 s" in sentence(helped)
+    exit_ = _stored(
+        kind="zone_exit",
+        t_start=10.0,
+        t_end=25.0,
+        direction=None,
+        wall_end="2024-05-01T13:31:25.000000+00:00",
+        attributes={"dwell_seconds": 15.0, "class": "person"},
+    )
+    assert sentence(exit_, timezone="Europe/Berlin") == (
+        "A person (track 3) left zone MDL at 15:31:25.0 (25.0 s into cam1) after 15.0 s inside."
+    )
+    speeding = _stored(
+        kind="speeding",
+        t_end=15.7,
+        attributes={"max_kmh": 71.4, "limit_kmh": 50, "class": "vehicle"},
+    )
+    assert sentence(speeding).startswith(
+        "A vehicle (track 3) was speeding, up to 71 km/h (limit 50 km/h), for 3.0 s from"
+    )
     odd = _stored(kind="odd_thing", subject="gate", direction=None, t_end=14.7)
-    assert (
-        sentence(odd)
-        == "Odd thing on cam1, track 3, about gate, at 12.7 s into cam1, lasting 2.0 s."
+    assert sentence(odd) == (
+        "Odd thing on cam1, track 3, about gate, at 12.7 s into cam1, lasting 2.0 s."
     )
     assert key_findings([])[0].startswith("No findings")
     summary = key_findings([pursuit, down, odd], classes)[0]

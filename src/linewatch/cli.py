@@ -227,6 +227,67 @@ def demo(
         result.print(out)
 
 
+# ---------------------------------------------------------------- evidence, report, custody
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `analyze`.")],
+    no_evidence: Annotated[
+        bool, typer.Option("--no-evidence", help="Do not cut stills and clips.")
+    ] = False,
+) -> None:
+    """Write the evidence, the HTML/JSON report and the manifest of a run folder."""
+    from linewatch.manifest import MANIFEST_FILE, sha256_file
+    from linewatch.report import build_report
+
+    with _user_errors():
+        _require_run(run_dir)
+        index = build_report(run_dir, evidence=not no_evidence)
+    digest = sha256_file(run_dir / MANIFEST_FILE)
+    out.print(f"report: {index}", highlight=False)
+    out.print(f"manifest sha256 {digest} (record it outside the run folder)", highlight=False)
+
+
+@app.command()
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder with a manifest.json.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check the footage, run files, evidence and report against manifest.json (exit 1 if
+    any file changed, is missing or was added)."""
+    from linewatch.manifest import ManifestError, verify_run
+
+    with _user_errors():
+        try:
+            result = verify_run(run_dir)
+        except ManifestError as e:
+            raise UsageError(str(e)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        for line in result.lines():
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def annotate(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `analyze`.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="MP4 file to write.")],
+    highlights: Annotated[
+        bool, typer.Option("--highlights", help="Only the events' windows.")
+    ] = False,
+    camera: Annotated[str | None, typer.Option(help="Only this camera.")] = None,
+) -> None:
+    """Write the footage with boxes, ids, trails, lines, zones and event captions (MP4)."""
+    from linewatch.evidence import annotate_video
+
+    with _user_errors():
+        _require_run(run_dir)
+        path = annotate_video(run_dir, out_file, highlights=highlights, camera=camera)
+    out.print(f"annotated video: {path}", highlight=False)
+
+
 def main() -> None:
     """Entry point of the ``linewatch`` script."""
     app()

@@ -40,7 +40,7 @@ from linewatch.annotate import (
 )
 from linewatch.config import CameraConfig, SiteConfig, load_config
 from linewatch.records import Frame
-from linewatch.report.findings import caption, frame_stamp
+from linewatch.report.findings import caption, event_time, frame_stamp
 from linewatch.store import EventStore, StoredEvent
 from linewatch.tracklog import TrackLog, read_tracklog
 
@@ -57,6 +57,7 @@ class EvidenceOptions:
     still_format: str = "jpg"  # "jpg" or "png"
     max_width: int = 1280  # wider footage is scaled down in stills and clips
     crf: int = 23  # x264 quality (lower is better, bigger)
+    preset: str = "veryfast"  # x264 speed/size trade-off
     seek_gap: float = 10.0  # skip gaps longer than this with a seek
 
 
@@ -233,10 +234,11 @@ def _close(it: object) -> None:
 class ClipWriter:
     """An H.264 (yuv420p) MP4 with ``+faststart``; frames are BGR images of one size."""
 
-    def __init__(self, path: Path, fps: float, crf: int = 23) -> None:
+    def __init__(self, path: Path, fps: float, crf: int = 23, preset: str = "veryfast") -> None:
         self.path = path
         self.fps = fps
         self.crf = crf
+        self.preset = preset
         self.frames = 0
         self._out: Any = None
         self._stream: Any = None
@@ -252,7 +254,7 @@ class ClipWriter:
             self._stream = self._out.add_stream("libx264", rate=rate)
             self._stream.width, self._stream.height = self._size
             self._stream.pix_fmt = "yuv420p"
-            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            self._stream.options = {"crf": str(self.crf), "preset": self.preset}
         assert self._size is not None
         w, h = self._size
         if image.shape[1] != w or image.shape[0] != h:
@@ -260,8 +262,8 @@ class ClipWriter:
                 image = image[:h, :w]
             else:
                 image = cast(Image, cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame = frame.reformat(format="yuv420p")
+        yuv = cast(Image, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420))
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")  # BT.601, video range
         frame.pts = self.frames
         self._out.mux(self._stream.encode(frame))
         self.frames += 1
@@ -330,6 +332,16 @@ def write_evidence(
     return items
 
 
+def clip_window(ev: StoredEvent, opt: EvidenceOptions) -> tuple[float, float]:
+    """The clip's span: pre-roll before the start to post-roll after the end; a longer one
+    than ``max_clip_seconds`` is cut to that length around the event's key moment."""
+    a, b = ev.t_start - opt.pre_roll, ev.t_end + opt.post_roll
+    if b - a <= opt.max_clip_seconds:
+        return a, b
+    start = max(a, min(event_time(ev) - opt.pre_roll, b - opt.max_clip_seconds))
+    return start, start + opt.max_clip_seconds
+
+
 def _missing(ev: StoredEvent, note: str) -> EvidenceItem:
     return EvidenceItem(ev.id, ev.camera, None, None, None, 0, note)
 
@@ -345,13 +357,7 @@ def _camera_evidence(
 ) -> list[EvidenceItem]:
     overlay = CameraOverlay.build(data.config, cam.id, camera_homography(cam))
     index = data.index(cam.id)
-    spans = [
-        (
-            ev.t_start - opt.pre_roll,
-            min(ev.t_end + opt.post_roll, ev.t_start + opt.max_clip_seconds),
-        )
-        for ev in events
-    ]
+    spans = [clip_window(ev, opt) for ev in events]
     reader = WindowReader(cam, data.config.base_dir, spans, opt.seek_gap)
     pending = [
         _Pending(
@@ -359,7 +365,7 @@ def _camera_evidence(
             a,
             b,
             caption(ev, classes),
-            ClipWriter(out_dir / f"{ev.id}.mp4", reader.fps, opt.crf),
+            ClipWriter(out_dir / f"{ev.id}.mp4", reader.fps, opt.crf, opt.preset),
         )
         for ev, (a, b) in zip(events, spans, strict=True)
     ]
@@ -374,9 +380,8 @@ def _camera_evidence(
             img = fit_width(img, opt.max_width)
             p.writer.write(img)
             if not p.still_done:
-                if p.still is None or abs(frame.t - p.event.t_start) <= abs(
-                    p.still[0] - p.event.t_start
-                ):
+                key = event_time(p.event)
+                if p.still is None or abs(frame.t - key) <= abs(p.still[0] - key):
                     p.still = (frame.t, img)
                 else:
                     p.still_done = True
@@ -434,13 +439,10 @@ def annotate_video(
         if _is_url(cam.source) or not data.config.resolve(cam.source).is_file():
             continue
         evs = [e for e in data.events if e.camera == cam.id]
-        if highlights:
-            windows = [(e.t_start - opt.pre_roll, e.t_end + opt.post_roll) for e in evs]
-        else:
-            windows = [(0.0, math.inf)]
+        windows = [clip_window(e, opt) for e in evs] if highlights else [(0.0, math.inf)]
         reader = WindowReader(cam, data.config.base_dir, windows, opt.seek_gap)
         if writer is None:
-            writer = ClipWriter(target, reader.fps, opt.crf)
+            writer = ClipWriter(target, reader.fps, opt.crf, opt.preset)
         overlay = CameraOverlay.build(data.config, cam.id, camera_homography(cam))
         index = data.index(cam.id)
         for frame in reader:

@@ -27,9 +27,9 @@ _KIND_NOUNS = {
     "incursion": ("temporary incursion", "temporary incursions"),
     "zone_enter": ("zone entry", "zone entries"),
     "zone_exit": ("zone exit", "zone exits"),
-    "dwell": ("dwell", "dwells"),
     "loitering": ("case of loitering", "cases of loitering"),
-    "speed": ("speed finding", "speed findings"),
+    "speeding": ("speeding episode", "speeding episodes"),
+    "track_speed": ("track speed summary", "track speed summaries"),
     "pursuit": ("pursuit", "pursuits"),
     "person_down": ("person down", "persons down"),
 }
@@ -67,12 +67,21 @@ def local_time(dt: datetime, timezone: str) -> datetime:
         return dt
 
 
+def stamp(dt: datetime, digits: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """``dt`` formatted with ``digits`` decimals of seconds, rounded like ``f"{t:.1f}"``."""
+    whole = dt.replace(microsecond=0)
+    frac = round(dt.microsecond / 1e6, digits)
+    if frac >= 1.0:
+        whole, frac = whole + timedelta(seconds=1), 0.0
+    return whole.strftime(fmt) + f"{frac:.{digits}f}"[1:]
+
+
 def clock(ev: StoredEvent, timezone: str = "UTC", end: bool = False) -> str | None:
     """The event's wall time as ``HH:MM:SS.s`` in the site's time zone, or None."""
     wall = ev.wall_end if end else ev.wall_start
     if wall is None:
         return None
-    return local_time(datetime.fromisoformat(wall), timezone).strftime("%H:%M:%S.%f")[:-5]
+    return stamp(local_time(datetime.fromisoformat(wall), timezone), 1, "%H:%M:%S")
 
 
 def full_time(ev: StoredEvent, timezone: str = "UTC") -> str:
@@ -82,7 +91,7 @@ def full_time(ev: StoredEvent, timezone: str = "UTC") -> str:
         return stream
     dt = local_time(datetime.fromisoformat(ev.wall_start), timezone)
     zone = f" {dt.tzname()}" if dt.tzinfo is not None else ""
-    return f"{dt.strftime('%Y-%m-%d %H:%M:%S.%f')[:-5]}{zone} ({stream})"
+    return f"{stamp(dt, 1)}{zone} ({stream})"
 
 
 def frame_stamp(camera: str, start: datetime | None, t: float, timezone: str = "UTC") -> str:
@@ -90,14 +99,25 @@ def frame_stamp(camera: str, start: datetime | None, t: float, timezone: str = "
     text = f"{camera}  t={t:.2f} s"
     if start is not None:
         dt = local_time(start + timedelta(seconds=t), timezone)
-        text += f"  {dt.strftime('%Y-%m-%d %H:%M:%S.%f')[:-4]} {dt.tzname() or ''}".rstrip()
+        text += f"  {stamp(dt, 2)} {dt.tzname() or ''}".rstrip()
     return text
 
 
-def when(ev: StoredEvent, timezone: str = "UTC") -> str:
+def event_time(ev: StoredEvent) -> float:
+    """The moment that shows the finding best (the still's time): the exit of a zone exit,
+    the peak of a speeding episode, else the start."""
+    if ev.kind == "zone_exit":
+        return ev.t_end
+    t_max = _num(ev.attributes, "t_max")
+    if ev.kind == "speeding" and t_max is not None and ev.t_start <= t_max <= ev.t_end:
+        return t_max
+    return ev.t_start
+
+
+def when(ev: StoredEvent, timezone: str = "UTC", end: bool = False) -> str:
     """``15:31:07.4 (12.7 s into cam1)``, or ``12.7 s into cam1`` without a wall time."""
-    stream = f"{ev.t_start:.1f} s into {ev.camera}"
-    wall = clock(ev, timezone)
+    stream = f"{ev.t_end if end else ev.t_start:.1f} s into {ev.camera}"
+    wall = clock(ev, timezone, end)
     return stream if wall is None else f"{wall} ({stream})"
 
 
@@ -110,7 +130,10 @@ def _tracks(ids: Sequence[int]) -> str:
 def sentence(ev: StoredEvent, classes: Classes | None = None, timezone: str = "UTC") -> str:
     """One plain-English sentence describing the finding."""
     a = ev.attributes
-    who = f"{_a(class_of(ev, classes))} ({_tracks(ev.track_ids[:1])})" if ev.track_ids else "?"
+    cls = class_of(ev, classes)
+    if ev.kind == "pursuit" and isinstance(a.get("leader_class"), str):
+        cls = str(a["leader_class"])
+    who = f"{_a(cls)} ({_tracks(ev.track_ids[:1])})" if ev.track_ids else _a(cls)
     at = when(ev, timezone)
     dur = ev.t_end - ev.t_start
     subject = ev.subject or "?"
@@ -137,35 +160,47 @@ def sentence(ev: StoredEvent, classes: Classes | None = None, timezone: str = "U
     if ev.kind == "zone_enter":
         return f"{who} entered zone {subject} at {at}."
     if ev.kind == "zone_exit":
-        return f"{who} left zone {subject} at {at}."
+        secs = _num(a, "dwell_seconds") or dur
+        left = when(ev, timezone, end=True)
+        return f"{who} left zone {subject} at {left} after {secs:.1f} s inside."
     if ev.kind in ("dwell", "loitering"):
-        secs = _num(a, "dwell_seconds", "seconds", "duration_seconds") or dur
+        secs = _num(a, "dwell_seconds") or dur
+        limit = _num(a, "limit_seconds")
+        lim = f" (limit {limit:.0f} s)" if limit is not None else ""
         verb = "loitered in" if ev.kind == "loitering" else "stayed in"
-        return f"{who} {verb} zone {subject} for {secs:.1f} s from {at}."
-    if ev.kind == "speed":
-        speed = _num(a, "speed_kmh", "max_speed_kmh", "kmh")
+        return f"{who} {verb} zone {subject}: inside {secs:.1f} s{lim} since {at}."
+    if ev.kind in ("speeding", "speed"):
+        top = _num(a, "max_kmh", "speed_kmh")
         limit = _num(a, "limit_kmh")
         lim = f" (limit {limit:.0f} km/h)" if limit is not None else ""
-        v = f"{speed:.0f} km/h" if speed is not None else "an unknown speed"
-        return f"{who} was measured at {v}{lim} at {at}."
+        v = f"up to {top:.0f} km/h" if top is not None else "too fast"
+        return f"{who} was speeding, {v}{lim}, for {dur:.1f} s from {at}."
+    if ev.kind == "track_speed":
+        top, mean = _num(a, "max_kmh"), _num(a, "mean_kmh")
+        v = f"up to {top:.0f} km/h" if top is not None else "at an unknown speed"
+        m = f" (mean {mean:.0f} km/h)" if mean is not None else ""
+        return f"{who} moved at {v}{m} over {dur:.1f} s from {at}."
     if ev.kind == "pursuit":
         followers = list(ev.track_ids[1:])
         by = _tracks(followers) if followers else "another track"
-        secs = _num(a, "duration_seconds", "seconds") or dur
-        gap = _num(a, "gap_seconds", "mean_gap_seconds")
+        info = a.get("followers")
+        first = info[0] if isinstance(info, list) and info and isinstance(info[0], dict) else {}
+        gap = _num(first, "median_gap_seconds")
         gap_s = f", about {gap:.1f} s behind" if gap is not None else ""
-        return f"{who} was followed by {by} for {secs:.1f} s from {at}{gap_s}."
+        return f"{who} was followed by {by} for {dur:.1f} s from {at}{gap_s}."
     if ev.kind == "person_down":
-        down = _num(a, "time_down", "down_seconds", "seconds_down") or dur
-        help_s = _num(a, "time_to_assistance", "time_to_assistance_seconds")
-        if help_s is not None and a.get("assisted", True) is not False:
-            helper = a.get("assisted_by")
-            by = f" (track {helper})" if isinstance(helper, int) else ""
+        down = _num(a, "duration_down_seconds") or dur
+        helper = a.get("helper")
+        help_s = _num(a, "time_to_assistance_seconds")
+        if a.get("assisted") and help_s is not None:
+            hid = helper.get("track_id") if isinstance(helper, dict) else None
+            by = f" (track {hid})" if hid is not None else ""
             tail = f"; assistance{by} came after {help_s:.1f} s"
         else:
-            tail = "; nobody came to assist"
+            tail = "; nobody came within the assistance radius"
+        up = ", then got up" if a.get("got_up") else ""
         person = f"A person ({_tracks(ev.track_ids[:1])})" if ev.track_ids else "A person"
-        return f"{person} went down at {at} and was down for {down:.1f} s{tail}."
+        return f"{person} went down at {at} and stayed down {down:.1f} s{up}{tail}."
     bits = [f"{ev.kind.replace('_', ' ')} on {ev.camera}"]
     if ev.track_ids:
         bits.append(_tracks(ev.track_ids))
@@ -193,6 +228,11 @@ def caption(ev: StoredEvent, classes: Classes | None = None) -> str:
     if ev.kind in ("zone_enter", "zone_exit"):
         verb = "enters" if ev.kind == "zone_enter" else "leaves"
         return f"{who} {verb} zone {ev.subject}"
+    if ev.kind == "loitering":
+        return f"{who} loitering in zone {ev.subject}"
+    if ev.kind in ("speeding", "track_speed"):
+        top = _num(a, "max_kmh")
+        return f"{who}: {ev.kind.replace('_', ' ')}" + (f", up to {top:.0f} km/h" if top else "")
     if ev.kind == "pursuit":
         return f"{who} followed by " + ", ".join(f"#{i}" for i in ev.track_ids[1:])
     if ev.kind == "person_down":
