@@ -20,14 +20,17 @@ from linewatch.records import Event
 NS = {"left": "north", "right": "south"}
 
 
-def cfg(max_seconds: float = 10.0, **crossing: object) -> SiteConfig:
+def cfg(max_seconds: float = 10.0, report_open: bool = True, **crossing: object) -> SiteConfig:
     return config(
         cameras=[{"id": "cam1", "source": "a.mp4", "calibration": calibration(IMAGE_TO_SITE)}],
         lines=[
             {"id": "fence", "points": [[0, 0], [10, 0]], "sides": NS},
             {"id": "far", "points": [[0, -20], [10, -20]], "sides": NS},
         ],
-        rules={"incursion": {"max_seconds": max_seconds}, "crossing": crossing},
+        rules={
+            "incursion": {"max_seconds": max_seconds, "report_open": report_open},
+            "crossing": crossing,
+        },
     )
 
 
@@ -85,6 +88,14 @@ def test_open_incursion_when_the_track_ends_across() -> None:
     assert ev.attributes["max_depth"] == pytest.approx(2.5)
     # long gone: a plain crossing, not an incursion
     assert incursions(cfg(max_seconds=1.0), [ys_path([3, 2, -2] + [-3] * 30)]) == []
+
+
+def test_open_excursions_are_not_reported_by_default() -> None:
+    # a vehicle that crosses and leaves the view is a crossing, not an incursion
+    assert incursions(cfg(report_open=False), [ys_path([3, 2, 1, -1, -2, -2.5])]) == []
+    ys = [3, 2, -2, -3, -2, 2, 3, 2, -2, -3]
+    evs = incursions(cfg(report_open=False), [ys_path(ys)])
+    assert [e.attributes["returned"] for e in evs] == [True]
 
 
 def test_open_incursion_at_footage_end() -> None:

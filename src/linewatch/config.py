@@ -62,7 +62,9 @@ class _OnnxDetectorBase(_Model):
         True, description="Run the model only where/when there is motion (static scenes are cheap)."
     )
     recheck_seconds: float = Field(
-        1.0, gt=0, description="With gating, re-run the model at least this often (stationary objects)."
+        1.0,
+        gt=0,
+        description="With gating, re-run the model at least this often (stationary objects).",
     )
 
 
@@ -109,7 +111,13 @@ class TrackerConfig(_Model):
 
     high_score: float = Field(0.5, ge=0, le=1, description="Detections above: first-stage matches.")
     low_score: float = Field(0.1, ge=0, le=1, description="Detections above: second-stage only.")
-    new_track_score: float = Field(0.6, ge=0, le=1, description="Minimum score to start a track.")
+    new_track_score: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="A track is confirmed only once one of its detections scores this much "
+        "(tracks start tentatively from high-score detections).",
+    )
     match_iou: float = Field(0.2, ge=0, le=1, description="Minimum IoU for an association.")
     confirm_hits: int = Field(3, ge=1, description="Matched frames before a track is confirmed.")
     max_lost_seconds: float = Field(
@@ -119,6 +127,45 @@ class TrackerConfig(_Model):
         900.0,
         gt=0,
         description="Keep a lost track this long when it was stationary (a person lying still).",
+    )
+    low_match_iou: float = Field(
+        0.4, ge=0, le=1, description="Minimum IoU for a second-stage (low-score) association."
+    )
+    gate_sigmas: float = Field(
+        3.0,
+        gt=0,
+        description="Motion gate: a detection whose centre is within this many standard "
+        "deviations of a track's predicted centre may be associated even without IoU "
+        "(the gate widens while the track is lost).",
+    )
+    max_gate_distance: float = Field(
+        2.0, ge=0, description="The motion gate never reaches further (in box heights)."
+    )
+    stationary_gate_distance: float = Field(
+        0.5, ge=0, description="Motion gate of a stationary track (in box heights)."
+    )
+    stationary_speed: float = Field(
+        0.1,
+        ge=0,
+        description="A track slower than this (box heights per second) is stationary: it "
+        "is kept max_lost_stationary_seconds and not extrapolated while lost.",
+    )
+    stationary_window_seconds: float = Field(
+        2.0, gt=0, description="Time window over which a track's speed is measured."
+    )
+    tentative_max_lost_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="A tentative (unconfirmed) track missed longer than this is dropped.",
+    )
+    exit_lost_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="A lost track last seen at the image border moving outward has left: "
+        "it ends after this long instead of max_lost_seconds.",
+    )
+    edge_margin: float = Field(
+        0.1, ge=0, description="'At the border': within this fraction of the box height."
     )
 
 
@@ -222,6 +269,12 @@ class CrossingRule(_Model):
 class IncursionRule(_Model):
     enabled: bool = Field(True, description="Report temporary incursions.")
     max_seconds: float = Field(60.0, gt=0, description="Crossed and came back within this time.")
+    report_open: bool = Field(
+        False,
+        description="Also report excursions whose track ended (or footage ended) still across "
+        "the line, as returned: false. Off by default: a vehicle that crosses and drives out of "
+        "view is a crossing, not an incursion.",
+    )
 
 
 class ZoneRule(_Model):
@@ -239,7 +292,12 @@ class SpeedRule(_Model):
         default_factory=dict, description="Per-class speed limits, e.g. {vehicle: 30}."
     )
     max_plausible_kmh: dict[str, float] = Field(
-        default_factory=lambda: {"person": 45.0, "vehicle": 250.0, "bicycle": 80.0, "object": 250.0},
+        default_factory=lambda: {
+            "person": 45.0,
+            "vehicle": 250.0,
+            "bicycle": 80.0,
+            "object": 250.0,
+        },
         description="Speeds above these are measurement errors and are rejected.",
     )
     summaries: bool = Field(

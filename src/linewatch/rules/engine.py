@@ -47,7 +47,11 @@ class RuleEngine:
         if rules.incursion.enabled:
             self.incursion = IncursionRule(
                 rules.incursion.max_seconds,
-                {"margin": rules.crossing.margin, "min_hold": rules.crossing.min_hold},
+                crossing_params={
+                    "margin": rules.crossing.margin,
+                    "min_hold": rules.crossing.min_hold,
+                },
+                report_open=rules.incursion.report_open,
             )
         self.zones: ZoneRule | None = None
         if rules.zones.enabled and config.zones:

@@ -6,9 +6,10 @@ line back to that side closes it: when the excursion took at most ``max_seconds`
 incursion, with the excursion time, the deepest point beyond the line, where it crossed and
 where it came back. A return crossing closes an excursion and does not open one.
 
-When the track (or the footage) ends while still across, an excursion no older than
-``max_seconds`` is reported as an *open* incursion (``returned: false``); older ones were
-plain crossings. State is one open excursion per track and line, dropped with the track.
+When the track (or the footage) ends while still across and ``report_open`` is on, an
+excursion no older than ``max_seconds`` is reported as an *open* incursion
+(``returned: false``); otherwise it was a plain crossing. State is one open excursion per track and line,
+dropped with the track.
 """
 
 from __future__ import annotations
@@ -40,8 +41,14 @@ class IncursionRule:
 
     name = RULE
 
-    def __init__(self, max_seconds: float, crossing_params: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        max_seconds: float,
+        crossing_params: dict[str, Any] | None = None,
+        report_open: bool = False,
+    ):
         self.max_seconds = float(max_seconds)
+        self.report_open = report_open
         self._crossing_params = dict(crossing_params or {})
         self._open: dict[tuple[str, int], dict[str, _Excursion]] = {}
 
@@ -77,6 +84,8 @@ class IncursionRule:
         """The track ended: report excursions still open (not returned), drop its state."""
         opened = self._open.pop((camera, track_id), {})
         reason = "footage_end" if footage_end else "track_end"
+        if not self.report_open:
+            return []
         return [
             self._event(ex, None, reason)
             for ex in opened.values()
