@@ -8,8 +8,8 @@ where it came back. A return crossing closes an excursion and does not open one.
 
 When the track (or the footage) ends while still across and ``report_open`` is on, an
 excursion no older than ``max_seconds`` is reported as an *open* incursion
-(``returned: false``); otherwise it was a plain crossing. State is one open excursion per track and line,
-dropped with the track.
+(``returned: false``); otherwise it was a plain crossing. State is one open excursion
+per track and line, dropped with the track.
 """
 
 from __future__ import annotations
