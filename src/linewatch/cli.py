@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -150,10 +151,10 @@ def events(
             raise UsageError(f"--format must be table, json or csv (got {fmt!r})")
         _require_run(run_dir)
         store = EventStore.for_run(run_dir)
-        rows = store.query(
-            kind=kind, camera=camera, since=_time_arg(since), until=_time_arg(until)
-        )
-        out.print(format_events(rows, fmt), highlight=False, soft_wrap=True, markup=False)
+        rows = store.query(kind=kind, camera=camera, since=_time_arg(since), until=_time_arg(until))
+        width = out.width if out.is_terminal else 160
+        text = format_events(rows, fmt, width=width, tz=_run_timezone(run_dir))
+        out.print(text, highlight=False, soft_wrap=True, markup=False, end="")
 
 
 @app.command()
@@ -197,6 +198,19 @@ def _describe(ev: dict[str, Any]) -> str:
 def _require_run(run_dir: Path) -> None:
     if not (run_dir / "events.db").is_file():
         raise UsageError(f"{run_dir}: not a run folder (no events.db); run `linewatch analyze`")
+
+
+def _run_timezone(run_dir: Path) -> tzinfo | None:
+    """The site's timezone from the run's config snapshot (None when unknown or invalid)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    import yaml
+
+    try:
+        snap = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        return ZoneInfo(str(snap["site"]["timezone"]))
+    except (OSError, KeyError, TypeError, ValueError, ZoneInfoNotFoundError, yaml.YAMLError):
+        return None
 
 
 def _time_arg(value: str | None) -> float | str | None:

@@ -33,7 +33,7 @@ class MotionDetectorConfig(_Model):
     type: Literal["motion"] = "motion"
     history: int = Field(300, ge=10, description="Frames of background history (MOG2).")
     var_threshold: float = Field(25.0, gt=0, description="MOG2 variance threshold.")
-    min_area_px: float = Field(150.0, ge=1, description="Smallest blob area in pixels.")
+    min_area_px: float = Field(60.0, ge=1, description="Smallest blob area in pixels.")
     min_area_m2: float | None = Field(
         0.15, ge=0, description="Smallest blob footprint in square metres (calibrated cameras)."
     )
@@ -41,7 +41,7 @@ class MotionDetectorConfig(_Model):
         60.0, gt=0, description="Largest blob footprint in square metres (calibrated cameras)."
     )
     downscale: int = Field(
-        1, ge=1, le=8, description="Run background subtraction on an image this many times smaller."
+        2, ge=1, le=8, description="Run background subtraction on an image this many times smaller."
     )
 
 
@@ -190,9 +190,7 @@ class CameraConfig(_Model):
     """One fixed camera and its footage."""
 
     id: str = Field(min_length=1, description="Camera id used in events.")
-    source: str = Field(
-        description="Video file path (relative to the config file) or rtsp:// URL."
-    )
+    source: str = Field(description="Video file path (relative to the config file) or rtsp:// URL.")
     start_time: datetime | None = Field(
         None, description="Wall-clock time of the first frame (ISO 8601 with offset)."
     )

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Literal
 
@@ -43,8 +43,11 @@ CSV_COLUMNS = (
 )
 
 
-def format_events(events: Sequence[StoredEvent], fmt: str = "table", width: int = 140) -> str:
-    """The events as text in ``fmt`` (``table``, ``json`` or ``csv``)."""
+def format_events(
+    events: Sequence[StoredEvent], fmt: str = "table", width: int = 140, tz: tzinfo | None = None
+) -> str:
+    """The events as text in ``fmt`` (``table``, ``json`` or ``csv``); ``tz``: the zone the
+    table shows wall times in (the site's), UTC by default."""
     if fmt == "json":
         return json.dumps([e.to_dict() for e in events], indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
@@ -52,12 +55,12 @@ def format_events(events: Sequence[StoredEvent], fmt: str = "table", width: int 
     if fmt == "table":
         buf = io.StringIO()
         console = Console(file=buf, width=width, color_system=None, force_terminal=False)
-        console.print(event_table(events))
+        console.print(event_table(events, tz))
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-def event_table(events: Sequence[StoredEvent]) -> Table:
+def event_table(events: Sequence[StoredEvent], tz: tzinfo | None = None) -> Table:
     """A rich table of events (for a terminal: print it with a rich console)."""
     table = Table(title=f"{len(events)} event{'s' if len(events) != 1 else ''}")
     for name, justify in (
@@ -73,7 +76,7 @@ def event_table(events: Sequence[StoredEvent]) -> Table:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for e in events:
         table.add_row(
-            human_time(e.wall_start, e.t_start),
+            human_time(e.wall_start, e.t_start, tz),
             f"{e.t_end - e.t_start:.1f} s",
             e.kind,
             e.camera,
@@ -85,11 +88,14 @@ def event_table(events: Sequence[StoredEvent]) -> Table:
     return table
 
 
-def human_time(wall: str | None, t: float) -> str:
-    """``2024-05-01 10:00:03.5 UTC`` when the wall time is known, else ``12.35 s``."""
+def human_time(wall: str | None, t: float, tz: tzinfo | None = None) -> str:
+    """``2024-05-01 10:00:03.5 UTC`` when the wall time is known, else ``12.35 s``; with
+    ``tz`` the time is shown in that zone (``+0900``)."""
     if wall is None:
         return f"{t:.2f} s"
     dt = datetime.fromisoformat(wall)
+    if tz is not None and dt.tzinfo is not None:
+        dt = dt.astimezone(tz)
     text = dt.strftime("%Y-%m-%d %H:%M:%S.%f")[:-5]
     if dt.tzinfo is not None:
         offset = dt.utcoffset()

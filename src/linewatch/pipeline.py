@@ -75,9 +75,41 @@ def _project(points: list[TrackPoint], h: Homography | None) -> list[TrackPoint]
         return points
     feet = np.array([p.foot for p in points], dtype=np.float64)
     site = h.to_site(feet)
-    return [
-        replace(p, site=(float(s[0]), float(s[1]))) for p, s in zip(points, site, strict=True)
-    ]
+    return [replace(p, site=(float(s[0]), float(s[1]))) for p, s in zip(points, site, strict=True)]
+
+
+class StillGuard:
+    """Keeps a still tracked object in the background model's foreground.
+
+    Background subtraction learns a person who lies still into the background within
+    seconds. For every live track that has *moved* (its foot point travelled more than half
+    its box height since it was first seen: a "ghost" left by a parked car that drove off
+    never moves, so it is never protected) the guard hands the track's last box to the
+    detector's ``freeze`` hook, until the tracker ends the track.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[int, tuple[float, float]] = {}
+        self._boxes: dict[int, tuple[float, float, float, float]] = {}
+        self._moved: set[int] = set()
+
+    def update(self, points: list[TrackPoint], ended: list[int]) -> np.ndarray:
+        for p in points:
+            foot = p.foot
+            first = self._first.setdefault(p.track_id, foot)
+            self._boxes[p.track_id] = p.box
+            height = max(p.box[3] - p.box[1], 1.0)
+            if np.hypot(foot[0] - first[0], foot[1] - first[1]) > 0.5 * height:
+                self._moved.add(p.track_id)
+        for tid in ended:
+            self._first.pop(tid, None)
+            self._boxes.pop(tid, None)
+            self._moved.discard(tid)
+        boxes = [self._boxes[t] for t in self._moved]
+        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+    def __len__(self) -> int:
+        return len(self._first)
 
 
 def perceive_camera(
@@ -92,6 +124,8 @@ def perceive_camera(
     started = time.perf_counter()
     detector = build_detector(cam, h, cfg.base_dir)
     tracker = Tracker(cam.tracker, cam.id)
+    freeze = getattr(detector, "freeze", None)
+    guard = StillGuard()
     live_ids: set[int] = set()
     last_t = 0.0
     with open_video(cam, cfg.base_dir) as src:
@@ -100,6 +134,8 @@ def perceive_camera(
             dets = detector.detect(frame)
             upd = tracker.update(dets, frame.t, frame.index)
             points = _project(upd.points, h)
+            if freeze is not None:
+                freeze(guard.update(points, upd.ended))
             live_ids.update(p.track_id for p in points)
             log.step(cam.id, frame.t, points, upd.ended)
             report.frames_analysed += 1
