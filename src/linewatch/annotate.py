@@ -161,15 +161,17 @@ class TrackIndex:
         self._t: dict[int, F64] = {}
         self._box: dict[int, F64] = {}
         self._cls: dict[int, ObjectClass] = {}
-        for tid in np.unique(ids):
-            sel = ids == tid
-            order = np.argsort(ts[sel], kind="stable")
-            t_sorted = ts[sel][order]
+        order = np.lexsort((ts, ids))  # by track, then time: one sort, then slices
+        ids, ts, boxes, classes = ids[order], ts[order], boxes[order], classes[order]
+        cuts = np.flatnonzero(np.diff(ids)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
+            if hi <= lo:
+                continue
+            tid, t_sorted = int(ids[lo]), ts[lo:hi]
             keep = np.concatenate([[True], np.diff(t_sorted) > 0])  # one point per time
-            self._t[int(tid)] = t_sorted[keep]
-            self._box[int(tid)] = boxes[sel][order][keep]
-            counts = np.bincount(classes[sel])
-            self._cls[int(tid)] = ObjectClass(int(np.argmax(counts)))
+            self._t[tid] = t_sorted[keep]
+            self._box[tid] = boxes[lo:hi][keep]
+            self._cls[tid] = ObjectClass(int(np.argmax(np.bincount(classes[lo:hi]))))
         self._ids = np.array(sorted(self._t), dtype=np.int64)
         self._start = np.array([self._t[i][0] for i in self._ids.tolist()], dtype=np.float64)
         self._end = np.array([self._t[i][-1] for i in self._ids.tolist()], dtype=np.float64)
@@ -234,7 +236,7 @@ def _box(b: F64) -> tuple[float, float, float, float]:
 
 # --------------------------------------------------------------------------- drawing
 def _scale(image: Image) -> float:
-    return max(0.4, min(image.shape[0], image.shape[1]) / 720.0)
+    return max(0.5, min(image.shape[0], image.shape[1]) / 480.0)
 
 
 def _ipts(points: F64) -> npt.NDArray[np.int32]:

@@ -247,13 +247,28 @@ def kind_count(kind: str, n: int) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+#: kinds in the order key findings keep them when there are more than the limit
+PRIORITY = (
+    "person_down",
+    "pursuit",
+    "incursion",
+    "crossing",
+    "speeding",
+    "loitering",
+    "zone_enter",
+    "zone_exit",
+    "track_speed",
+)
+
+
 def key_findings(
     events: Sequence[StoredEvent],
     classes: Classes | None = None,
     timezone: str = "UTC",
     limit: int = 12,
 ) -> list[str]:
-    """A summary sentence and the first ``limit`` findings, in time order."""
+    """A summary sentence, then up to ``limit`` findings in time order (the most serious
+    kinds kept first when there are more; per-track speed summaries come last)."""
     if not events:
         return ["No findings: no event was detected in the footage analysed."]
     counts = Counter(e.kind for e in events)
@@ -261,7 +276,13 @@ def key_findings(
     summary = ", ".join(kind_count(k, n) for k, n in sorted(counts.items()))
     where = f"camera {cams[0]}" if len(cams) == 1 else f"{len(cams)} cameras"
     out = [f"{len(events)} finding{'s' if len(events) != 1 else ''} on {where}: {summary}."]
-    out.extend(sentence(e, classes, timezone) for e in events[:limit])
+
+    def rank(i: int) -> tuple[int, int]:
+        k = events[i].kind
+        return (PRIORITY.index(k) if k in PRIORITY else len(PRIORITY) - 1, i)
+
+    keep = sorted(sorted(range(len(events)), key=rank)[:limit])
+    out.extend(sentence(events[i], classes, timezone) for i in keep)
     if len(events) > limit:
         out.append(f"... and {len(events) - limit} more (see the event cards below).")
     return out

@@ -24,16 +24,17 @@ from linewatch.geometry import Homography
 from linewatch.store import StoredEvent
 
 F64 = npt.NDArray[np.float64]
+#: colours, in the order lanes are listed on the timeline
 KIND_COLOURS = {
-    "crossing": "#d62728",
+    "person_down": "#000000",
+    "pursuit": "#e377c2",
     "incursion": "#ff7f0e",
+    "crossing": "#d62728",
+    "speeding": "#8c564b",
+    "loitering": "#9467bd",
     "zone_enter": "#2ca02c",
     "zone_exit": "#98df8a",
-    "dwell": "#17becf",
-    "loitering": "#9467bd",
-    "speed": "#8c564b",
-    "pursuit": "#e377c2",
-    "person_down": "#000000",
+    "track_speed": "#bcbd22",
 }
 _OTHER = "#7f7f7f"
 _DPI = 100
@@ -54,46 +55,52 @@ def _tracks(table: pa.Table, cols: Sequence[str]) -> dict[int, dict[str, F64]]:
         c: np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
         for c in cols
     }
+    order = np.lexsort((t_all, ids))  # by track, then time: one sort, then slices
+    ids = ids[order]
+    cuts = np.flatnonzero(np.diff(ids)) + 1
     out: dict[int, dict[str, F64]] = {}
-    for tid in np.unique(ids):
-        sel = np.flatnonzero(ids == tid)
-        sel = sel[np.argsort(t_all[sel], kind="stable")]
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
+        if hi <= lo:
+            continue
+        sel = order[lo:hi]
         arrays = {"t": t_all[sel]}
         arrays.update({c: v[sel] for c, v in values.items()})
-        out[int(tid)] = arrays
+        out[int(ids[lo])] = arrays
     return out
 
 
 def timeline(
     events: Sequence[StoredEvent], cameras: Sequence[str], path: Path, timezone: str = "UTC"
 ) -> Path:
-    """Events per camera over time (wall time in the site's zone when every event has one,
-    else stream seconds)."""
-    rows = list(cameras) or sorted({e.camera for e in events})
+    """One lane per camera and event kind over time (wall time in the site's zone when every
+    event has one, else stream seconds); instants as dots, durations as bars."""
+    order = {c: i for i, c in enumerate(cameras)}
+    kinds = list(KIND_COLOURS)
+    lanes = sorted(
+        {(e.camera, e.kind) for e in events},
+        key=lambda ck: (order.get(ck[0], len(order)), ck[0], _kind_rank(ck[1], kinds), ck[1]),
+    )
+    if not lanes:
+        lanes = [(c, "") for c in cameras]
     wall = bool(events) and all(e.wall_start is not None for e in events)
-    fig = Figure(figsize=(10, 0.7 * len(rows) + 1.6))
+    fig = Figure(figsize=(10, 0.45 * len(lanes) + 1.6))
     ax = fig.add_subplot()
-    seen: set[str] = set()
     for e in events:
-        y = rows.index(e.camera) if e.camera in rows else 0
+        y = lanes.index((e.camera, e.kind))
         colour = KIND_COLOURS.get(e.kind, _OTHER)
-        label = None if e.kind in seen else e.kind
-        seen.add(e.kind)
         if wall:
             x0 = float(date2num(datetime.fromisoformat(str(e.wall_start))))
             x1 = float(date2num(datetime.fromisoformat(str(e.wall_end or e.wall_start))))
-            ax.plot([x0, x1], [y, y], color=colour, lw=6, solid_capstyle="butt", alpha=0.5)
-            ax.plot([x0], [y], "o", color=colour, label=label, ms=7)
         else:
-            if e.t_end > e.t_start:
-                ax.plot([e.t_start, e.t_end], [y, y], color=colour, lw=6, alpha=0.5)
-            ax.plot([e.t_start], [y], "o", color=colour, label=label, ms=7)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_ylim(len(rows) - 0.4, -0.6)  # first camera on top
+            x0, x1 = e.t_start, e.t_end
+        if x1 > x0:
+            ax.plot([x0, x1], [y, y], color=colour, lw=7, solid_capstyle="butt", alpha=0.45)
+        ax.plot([x0], [y], "o", color=colour, ms=7, mec="white", mew=0.8)
+    labels = [f"{c} · {k.replace('_', ' ')}" if k else c for c, k in lanes]
+    ax.set_yticks(range(len(lanes)), labels)
+    ax.set_ylim(len(lanes) - 0.5, -0.5)  # first lane on top
     ax.set_xlabel(f"wall time ({timezone})" if wall else "stream time (s)")
     ax.grid(axis="x", alpha=0.3)
-    if seen:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.set_title("Timeline of findings")
     if wall:
         try:
@@ -102,6 +109,10 @@ def timeline(
             ax.xaxis_date()
         fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def _kind_rank(kind: str, kinds: list[str]) -> int:
+    return kinds.index(kind) if kind in kinds else len(kinds)
 
 
 def _site_geometry(
@@ -229,7 +240,9 @@ def speeds(table: pa.Table, window: float = 1.0) -> dict[int, tuple[F64, F64]]:
             keep = dt > 0
         dist = np.hypot(x - x[j], y - y[j])
         kmh = np.where(dt > 0, dist / np.where(dt > 0, dt, 1.0) * 3.6, np.nan)
-        out[tid] = (t[keep], kmh[keep])
+        t, kmh = t[keep], kmh[keep]
+        gaps = np.flatnonzero(np.diff(t) > max(1.0, window))  # lost: break the line there
+        out[tid] = (np.insert(t, gaps + 1, np.nan), np.insert(kmh, gaps + 1, np.nan))
     return out
 
 
