@@ -193,3 +193,19 @@ def test_report_without_events(tmp_path: Path) -> None:
     store.close()
     html = build_report(run.run_dir).read_text()
     assert "No findings" in html and 'class="card"' not in html
+
+
+def test_key_findings_in_order_of_when_it_happened_and_most_serious_first() -> None:
+    exit_ = _stored(
+        id="a",
+        kind="zone_exit",
+        t_start=1.0,
+        t_end=50.0,
+        subject="bridge",
+        attributes={"dwell_seconds": 49.0},
+    )
+    crossing = _stored(id="b", t_start=10.0, t_end=10.0)
+    speeds = [_stored(id=f"s{i}", kind="track_speed", t_start=i, t_end=i + 1.0) for i in range(5)]
+    found = key_findings([exit_, *speeds, crossing], limit=2)
+    assert "crossed MDL" in found[1] and "left zone bridge" in found[2]
+    assert found[3] == "... and 5 more (see the event cards below)."

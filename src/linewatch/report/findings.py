@@ -281,7 +281,8 @@ def key_findings(
         k = events[i].kind
         return (PRIORITY.index(k) if k in PRIORITY else len(PRIORITY) - 1, i)
 
-    keep = sorted(sorted(range(len(events)), key=rank)[:limit])
+    chosen = sorted(range(len(events)), key=rank)[:limit]
+    keep = sorted(chosen, key=lambda i: (event_time(events[i]), i))  # when it happened
     out.extend(sentence(events[i], classes, timezone) for i in keep)
     if len(events) > limit:
         out.append(f"... and {len(events) - limit} more (see the event cards below).")

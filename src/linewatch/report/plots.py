@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from linewatch.annotate import CameraOverlay, Image
 from linewatch.config import SiteConfig
 from linewatch.geometry import Homography
+from linewatch.report.findings import event_time
 from linewatch.store import StoredEvent
 
 F64 = npt.NDArray[np.float64]
@@ -88,14 +89,16 @@ def timeline(
     for e in events:
         y = lanes.index((e.camera, e.kind))
         colour = KIND_COLOURS.get(e.kind, _OTHER)
+        key = event_time(e) - e.t_start  # the dot marks the key moment (a zone's exit...)
         if wall:
             x0 = float(date2num(datetime.fromisoformat(str(e.wall_start))))
             x1 = float(date2num(datetime.fromisoformat(str(e.wall_end or e.wall_start))))
+            xk = x0 + key / 86400.0  # matplotlib dates are days
         else:
-            x0, x1 = e.t_start, e.t_end
+            x0, x1, xk = e.t_start, e.t_end, e.t_start + key
         if x1 > x0:
             ax.plot([x0, x1], [y, y], color=colour, lw=7, solid_capstyle="butt", alpha=0.45)
-        ax.plot([x0], [y], "o", color=colour, ms=7, mec="white", mew=0.8)
+        ax.plot([xk], [y], "o", color=colour, ms=7, mec="white", mew=0.8)
     labels = [f"{c} · {k.replace('_', ' ')}" if k else c for c, k in lanes]
     ax.set_yticks(range(len(lanes)), labels)
     ax.set_ylim(len(lanes) - 0.5, -0.5)  # first lane on top
