@@ -196,6 +196,7 @@ def _snapshot(cfg: SiteConfig) -> SiteConfig:
 def analyze(cfg: SiteConfig, out_dir: Path, progress: Progress | None = None) -> RunResult:
     """Analyse every camera of ``cfg`` into ``out_dir`` (created; existing results replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    _drop_derived(out_dir)
     snap = _snapshot(cfg)
     (out_dir / CONFIG_FILE).write_text(dump_config(snap), encoding="utf-8")
     hs = homographies(cfg)
@@ -228,9 +229,20 @@ def rerun_rules(run_dir: Path, config_path: Path | None = None) -> tuple[list[Ev
     old = [se.to_event() for se in store.query()]
     new = reason(cfg, run_dir / TRACKS_FILE)
     store.replace_run(run_id, new, start_times={c.id: c.start_time for c in cfg.cameras})
+    _drop_derived(run_dir)
     if config_path is not None:
         (run_dir / CONFIG_FILE).write_text(dump_config(_snapshot(cfg)), encoding="utf-8")
     return old, new
+
+
+def _drop_derived(run_dir: Path) -> None:
+    """Evidence, report and manifest describe the old events: remove them (rebuild with
+    ``linewatch report``) so a run folder never shows findings it no longer holds."""
+    import shutil
+
+    for name in ("evidence", "report"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    (run_dir / "manifest.json").unlink(missing_ok=True)
 
 
 def _write_run_json(result: RunResult, cfg: SiteConfig) -> None:
