@@ -55,6 +55,7 @@ class RunResult:
     cameras: list[CameraReport]
     perception_seconds: float
     reasoning_seconds: float
+    notes: list[str] = field(default_factory=list)  # the rules' remarks on this run
 
     @property
     def errors(self) -> list[str]:
@@ -169,13 +170,16 @@ def _merged_steps(
         yield step
 
 
-def reason(cfg: SiteConfig, tracks_path: Path) -> list[Event]:
-    """Run the rule engine over a stored track log (all cameras merged in time order)."""
+def reason(cfg: SiteConfig, tracks_path: Path, notes: list[str] | None = None) -> list[Event]:
+    """Run the rule engine over a stored track log (all cameras merged in time order).
+    The engine's notes (e.g. "speed needs a calibrated camera") are appended to ``notes``."""
     engine = RuleEngine(cfg, homographies(cfg))
     events: list[Event] = []
     for camera, t, points, ended in _merged_steps(tracks_path):
         events.extend(engine.step(camera, t, points, ended))
     events.extend(engine.finish())
+    if notes is not None:
+        notes.extend(engine.notes)
     events.sort(key=lambda e: (e.t_start, e.camera, e.id))
     return events
 
@@ -209,12 +213,13 @@ def analyze(cfg: SiteConfig, out_dir: Path, progress: Progress | None = None) ->
             except VideoError as e:
                 reports.append(CameraReport(cam.id, errors=[str(e)]))
     t1 = time.perf_counter()
-    events = reason(cfg, out_dir / TRACKS_FILE)
+    notes: list[str] = []
+    events = reason(cfg, out_dir / TRACKS_FILE, notes)
     t2 = time.perf_counter()
     store = EventStore.for_run(out_dir)
     run_id = out_dir.resolve().name
     store.replace_run(run_id, events, start_times={c.id: c.start_time for c in cfg.cameras})
-    result = RunResult(out_dir, events, reports, t1 - t0, t2 - t1)
+    result = RunResult(out_dir, events, reports, t1 - t0, t2 - t1, notes)
     _write_run_json(result, cfg)
     return result
 
@@ -251,6 +256,7 @@ def _write_run_json(result: RunResult, cfg: SiteConfig) -> None:
         "site": cfg.site.name,
         "cameras": [asdict(c) for c in result.cameras],
         "events": len(result.events),
+        "rule_notes": result.notes,
         "perception_seconds": result.perception_seconds,
         "reasoning_seconds": result.reasoning_seconds,
     }
