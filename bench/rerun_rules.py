@@ -1,0 +1,113 @@
+"""Re-running the rules with a changed line vs the original analysis: the cost ratio.
+
+Copies RUN_DIR (``rerun_rules`` rewrites the run's events and config snapshot), moves the
+first line of its config snapshot by ``--shift`` metres/pixels (a perpendicular move of
+the whole line, as an investigator redrawing it would), times
+``linewatch.pipeline.rerun_rules`` on the copy (best of ``--repeat``) and divides by the
+run's ``perception_seconds`` (run.json: decode + detect + track of the original analysis).
+The goal is under 5 %. On a shared machine the two timings can be taken under different
+loads: ``--measure-perception`` analyses the footage again (into a temporary folder) right
+before the re-runs, so both figures share the same conditions.
+
+    uv run python bench/rerun_rules.py /tmp/linewatch-pets-events/run-yolox
+    uv run python bench/rerun_rules.py RUN_DIR --repeat 5 --shift 1.0 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from linewatch.config import load_config
+from linewatch.pipeline import analyze, rerun_rules
+
+
+def moved_config(snapshot: Path, shift: float) -> tuple[dict[str, Any], str]:
+    """The config snapshot with its first line moved by ``shift`` along its left normal."""
+    data = yaml.safe_load(snapshot.read_text(encoding="utf-8"))
+    lines = data.get("lines") or []
+    if not lines:
+        raise SystemExit(f"{snapshot}: the run's config has no line to move")
+    pts = np.asarray(lines[0]["points"], dtype=np.float64)
+    d = pts[-1] - pts[0]
+    normal = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-12)
+    lines[0]["points"] = (pts + normal * shift).round(3).tolist()
+    return data, str(lines[0]["id"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--shift", type=float, default=1.0, help="move the first line this far")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--measure-perception",
+        action="store_true",
+        help="analyse the footage again now and use that perception time",
+    )
+    args = ap.parse_args(argv)
+    run = args.run_dir
+    meta_path = run / "run.json"
+    if not meta_path.is_file() or not (run / "tracks.parquet").is_file():
+        print(f"{run}: not a run folder (run.json, tracks.parquet)", file=sys.stderr)
+        return 2
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    perception = float(meta["perception_seconds"])
+    frames = sum(int(c.get("frames_analysed", 0)) for c in meta.get("cameras", []))
+    times: list[float] = []
+    counts: tuple[int, int] = (0, 0)
+    with tempfile.TemporaryDirectory(prefix="lw-rerun-") as tmp:
+        if args.measure_perception:
+            fresh = analyze(load_config(run / "config.yaml"), Path(tmp) / "fresh")
+            print(
+                f"perception now: {fresh.perception_seconds:.1f} s (run.json: {perception:.1f} s)"
+            )
+            perception = fresh.perception_seconds
+        data, line_id = moved_config(run / "config.yaml", args.shift)
+        cfg_path = Path(tmp) / "moved.yaml"
+        cfg_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        for _ in range(max(1, args.repeat)):
+            copy = Path(tmp) / "run"
+            if copy.exists():
+                shutil.rmtree(copy)
+            shutil.copytree(run, copy)
+            t0 = time.perf_counter()
+            old, new = rerun_rules(copy, cfg_path)
+            times.append(time.perf_counter() - t0)
+            counts = (len(old), len(new))
+    best = min(times)
+    ratio = best / perception if perception > 0 else float("nan")
+    figures = {
+        "run_dir": str(run),
+        "frames_analysed": frames,
+        "perception_seconds": perception,
+        "rerun_seconds": times,
+        "rerun_best_seconds": best,
+        "ratio": ratio,
+        "moved_line": line_id,
+        "shift": args.shift,
+        "events_before": counts[0],
+        "events_after": counts[1],
+    }
+    print(
+        f"{run}: re-running the rules with line {line_id!r} moved by {args.shift:g} took "
+        f"{best:.2f} s (best of {len(times)}) vs perception {perception:.1f} s "
+        f"({frames} frames): {100 * ratio:.1f} % (goal < 5 %); events {counts[0]} -> {counts[1]}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
