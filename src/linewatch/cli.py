@@ -229,12 +229,15 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic scene.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Build the HTML report too.")
+    ] = True,
 ) -> None:
     """Render the synthetic incident scene, analyse it and print the findings."""
     from linewatch.demo import run_demo
 
     with _user_errors(), _progress_bar(not as_json) as progress:
-        result = run_demo(out_dir, seed=seed, progress=progress, log=err)
+        result = run_demo(out_dir, seed=seed, progress=progress, log=err, report=report)
     if as_json:
         sys.stdout.write(json.dumps(result.findings, indent=2) + "\n")
     else:

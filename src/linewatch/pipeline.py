@@ -124,12 +124,12 @@ def perceive_camera(
     report = CameraReport(cam.id)
     started = time.perf_counter()
     detector = build_detector(cam, h, cfg.base_dir)
-    tracker = Tracker(cam.tracker, cam.id)
     freeze = getattr(detector, "freeze", None)
     guard = StillGuard()
     live_ids: set[int] = set()
     last_t = 0.0
     with open_video(cam, cfg.base_dir) as src:
+        tracker = Tracker(cam.tracker, cam.id, frame_size=src.size)
         total = src.frame_count
         for frame in src:
             dets = detector.detect(frame)

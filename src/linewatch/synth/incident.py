@@ -83,7 +83,9 @@ def incident_scenario(
     lag = rng.uniform(2.0, 2.6)
     t_ref = t_cross - (REF_Y - y_line) / v + lag
     u1, u2 = rng.uniform(15.0, 18.0, size=2) / 3.6
-    x1, x2 = x_v + rng.uniform(1.9, 2.3), x_v - rng.uniform(1.2, 1.5)
+    # pursuer 1 runs well east of the vehicle so that, seen from the camera, he does not
+    # pass behind the stopped vehicle during his excursion
+    x1, x2 = x_v + rng.uniform(4.4, 4.8), x_v - rng.uniform(1.2, 1.5)
     p_start = REF_Y + 8.0
     depth = rng.uniform(3.0, 5.0)
     t1_line = t_ref + (REF_Y - y_line) / u1

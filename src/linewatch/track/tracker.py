@@ -105,7 +105,10 @@ class _Track:
         return self.track_id is not None
 
     def cls(self) -> ObjectClass:
-        best = max(self.votes.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        # OBJECT means "unknown" (e.g. the motion detector on a shape it cannot size): it
+        # never outvotes a real class, so a person lying still stays a person
+        known = {k: v for k, v in self.votes.items() if k != int(ObjectClass.OBJECT)}
+        best = max((known or self.votes).items(), key=lambda kv: (kv[1], -kv[0]))[0]
         try:
             return ObjectClass(best)
         except ValueError:
