@@ -15,11 +15,14 @@ from test_rules_helpers import (
     times,
 )
 
-from linewatch.config import SiteConfig
+from linewatch.config import PursuitRule, SiteConfig
 from linewatch.records import Event, ObjectClass, TrackPoint
 
 
 def cfg(**pursuit: object) -> SiteConfig:
+    # these tests exercise the mechanics at brisk walking pace (7.2 km/h): lower the
+    # default "running" threshold unless a test sets it
+    pursuit.setdefault("min_speed_kmh", 5.0)
     return config(
         cameras=[
             {"id": "cam1", "source": "a.mp4", "calibration": calibration(IMAGE_TO_SITE)},
@@ -85,7 +88,7 @@ def test_side_by_side_is_not_following() -> None:
 
 def test_too_far_behind_or_off_the_path_is_not_following() -> None:
     assert pursuits(cfg(), [walker(1, 0.0, seconds=20), walker(2, 8.0, seconds=20)]) == []
-    assert pursuits(cfg(), [walker(1, 0.0), walker(2, 2.0, lateral=5.0)]) == []
+    assert pursuits(cfg(), [walker(1, 0.0), walker(2, 2.0, lateral=6.0)]) == []
 
 
 def test_short_following_is_not_a_pursuit() -> None:
@@ -122,3 +125,9 @@ def test_state_is_dropped_and_uncalibrated_cameras_are_noted() -> None:
     a = image_track(linear((0, 100), (600, 100), 101), times(101), camera="cam2")
     b = image_track(linear((-60, 100), (540, 100), 101), times(101), 2, camera="cam2")
     assert pursuits(c, [a, b], camera="cam2") == []
+
+
+def test_walking_in_file_is_not_a_pursuit_by_default() -> None:
+    c = cfg()
+    c = c.model_copy(update={"rules": c.rules.model_copy(update={"pursuit": PursuitRule()})})
+    assert run_frames(engine_for(c), "cam1", [walker(1, 0.0), walker(2, 2.0)], kind="pursuit") == []

@@ -307,10 +307,12 @@ class PursuitRule(_Model):
     enabled: bool = Field(True, description="Report pursuits.")
     max_gap_seconds: float = Field(6.0, gt=0, description="Follower within this time behind.")
     max_path_distance: float = Field(
-        3.0, gt=0, description="Follower's path within this distance of the leader's (m)."
+        5.0, gt=0, description="Follower's path within this distance of the leader's (m)."
     )
     min_duration_seconds: float = Field(3.0, gt=0, description="Following at least this long.")
-    min_speed_kmh: float = Field(5.0, ge=0, description="Both moving at least this fast.")
+    min_speed_kmh: float = Field(
+        9.0, ge=0, description="Both moving at least this fast (running, not walking in file)."
+    )
     min_gap_seconds: float = Field(
         0.5,
         ge=0,
