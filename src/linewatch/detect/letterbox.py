@@ -62,8 +62,8 @@ class Letterbox:
         out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale_y
         if image_size is not None:
             w, h = image_size
-            np.clip(out[:, [0, 2]], 0, w, out=out[:, [0, 2]])
-            np.clip(out[:, [1, 3]], 0, h, out=out[:, [1, 3]])
+            out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+            out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
         return out
 
 

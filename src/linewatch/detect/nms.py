@@ -22,22 +22,29 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
         return np.where(union > 0, inter / union, 0.0)
 
 
+def _greedy(ious: npt.NDArray[np.float64], iou: float) -> list[int]:
+    """Greedy suppression over an IoU matrix whose rows are in descending score order."""
+    n = ious.shape[0]
+    suppressed = np.zeros(n, dtype=bool)
+    keep: list[int] = []
+    for i in range(n):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= ious[i] > iou
+    return keep
+
+
 def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou: float) -> npt.NDArray[np.intp]:
     """Indices of the boxes kept, highest score first; a box is suppressed when its IoU with
     a kept, higher-scoring box is strictly above ``iou``. Ties keep the lower index."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     order = np.argsort(-s, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
-            break
-        rest = order[1:]
-        ious = iou_matrix(b[i : i + 1], b[rest])[0]
-        order = rest[ious <= iou]
-    return np.asarray(keep, dtype=np.intp)
+    if order.size <= 1:
+        return order.astype(np.intp)
+    ob = b[order]
+    return order[_greedy(iou_matrix(ob, ob), iou)].astype(np.intp)
 
 
 def batched_nms(
@@ -50,11 +57,10 @@ def batched_nms(
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     c = np.asarray(classes).reshape(-1)
-    kept: list[npt.NDArray[np.intp]] = []
-    for k in np.unique(c):
-        idx = np.flatnonzero(c == k)
-        kept.append(idx[nms(b[idx], s[idx], iou)])
-    if not kept:
-        return np.zeros(0, dtype=np.intp)
-    allk = np.concatenate(kept)
-    return allk[np.argsort(-s[allk], kind="stable")]
+    order = np.argsort(-s, kind="stable")
+    if order.size <= 1:
+        return order.astype(np.intp)
+    ob, oc = b[order], c[order]
+    ious = iou_matrix(ob, ob)
+    ious[oc[:, None] != oc[None, :]] = 0.0
+    return order[_greedy(ious, iou)].astype(np.intp)

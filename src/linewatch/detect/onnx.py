@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from linewatch.detect.base import Detector, DetectorError
 from linewatch.detect.coco import class_threshold_table, coco_lookup
 from linewatch.detect.fastestdet import FastestDetFormat
 from linewatch.detect.formats import ModelFormat, to_tensor
-from linewatch.detect.letterbox import Image, Letterbox, scaled_crop
+from linewatch.detect.letterbox import Image, Letterbox
+from linewatch.detect.mosaic import Packing, pack
 from linewatch.detect.nms import batched_nms
 from linewatch.detect.session import OnnxModel, open_model
 from linewatch.detect.ultralytics import UltralyticsFormat
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 Roi = tuple[int, int, int, int]
 
 MAX_BATCH = 16
+#: padding between crops packed into one input (input pixels)
+CROP_GAP = 8
 
 
 def make_format(kind: str) -> ModelFormat:
@@ -99,27 +103,75 @@ class OnnxDetector:
         lbs = [self.frame_letterbox(im.shape[1], im.shape[0]) for im in images]
         return self._run(list(images), lbs, [(im.shape[1], im.shape[0]) for im in images])
 
-    def detect_crops(self, image: Image, rois: Sequence[Roi]) -> list[Detections]:
-        """Each region of ``image`` seen at the scale the whole frame would be seen at, in an
-        input just big enough for it; boxes in image pixels (clipped to the region)."""
+    def crop_packing(self, image_size: tuple[int, int], rois: Sequence[Roi]) -> Packing:
+        """Where the regions go in the one input they share (see :mod:`~.mosaic`)."""
+        full = self.frame_letterbox(*image_size)
+        sizes = [
+            (
+                max(1, round((x2 - x1) * full.scale_x)),
+                max(1, round((y2 - y1) * full.scale_y)),
+            )
+            for x1, y1, x2, y2 in rois
+        ]
+        return pack(sizes, gap=CROP_GAP)
+
+    def detect_crops(
+        self, image: Image, rois: Sequence[Roi], packing: Packing | None = None
+    ) -> list[Detections]:
+        """Regions of ``image``, each seen at the scale the whole frame is seen at, packed
+        into one input (one model run; ``packing`` from :meth:`crop_packing` if already
+        computed); boxes in image pixels, clipped to their region."""
         if not rois:
             return []
         if not self.supports_crops:
             raise DetectorError(f"{self.name}: the model has a fixed input size; no crops")
         h, w = image.shape[:2]
-        full = self.frame_letterbox(w, h)
-        crops, lbs, sizes = [], [], []
-        for x1, y1, x2, y2 in rois:
-            crops.append(image[y1:y2, x1:x2])
-            lbs.append(scaled_crop(x2 - x1, y2 - y1, full.scale_x, full.scale_y))
-            sizes.append((x2 - x1, y2 - y1))
-        dets = self._run(crops, lbs, sizes)
-        out = []
-        for (x1, y1, _, _), d in zip(rois, dets, strict=True):
-            d.xyxy[:, [0, 2]] += x1
-            d.xyxy[:, [1, 3]] += y1
-            out.append(d)
-        return out
+        if packing is None or len(packing.positions) != len(rois):
+            packing = self.crop_packing((w, h), rois)
+        canvas = np.full((packing.height, packing.width, 3), self.fmt.pad_value, np.uint8)
+        sx, sy = self._scale((w, h))
+        n = len(rois)
+        place = np.zeros((n, 4), np.float32)  # ox, oy, rw, rh of each crop in the canvas
+        for k, ((x1, y1, x2, y2), (ox, oy)) in enumerate(zip(rois, packing.positions, strict=True)):
+            rw, rh = max(1, round((x2 - x1) * sx)), max(1, round((y2 - y1) * sy))
+            crop = image[y1:y2, x1:x2]
+            if (rw, rh) != (x2 - x1, y2 - y1):
+                canvas[oy : oy + rh, ox : ox + rw] = cv2.resize(
+                    crop, (rw, rh), interpolation=cv2.INTER_LINEAR
+                )
+            else:
+                canvas[oy : oy + rh, ox : ox + rw] = crop
+            place[k] = (ox, oy, rw, rh)
+        raw = self.model.run(to_tensor([canvas], self.fmt.rgb, self.fmt.normalise))[0]
+        boxes, scores, cls = self._candidates(raw, packing.width, packing.height)
+        # each candidate belongs to the crop holding its centre (crops do not overlap)
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        owner = np.full(boxes.shape[0], -1, np.int64)
+        for k in range(n):
+            ox, oy, rw, rh = place[k]
+            owner[(cx >= ox) & (cx < ox + rw) & (cy >= oy) & (cy < oy + rh)] = k
+        ok = owner >= 0
+        boxes, scores, cls, owner = boxes[ok], scores[ok], cls[ok], owner[ok]
+        r = np.asarray(rois, np.float32)
+        p = place[owner]
+        lo_x, lo_y, hi_x, hi_y = p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]
+        fx = (r[owner, 2] - r[owner, 0]) / p[:, 2]  # image pixels per input pixel
+        fy = (r[owner, 3] - r[owner, 1]) / p[:, 3]
+        b = np.empty_like(boxes)
+        for col, lo, hi, f, org in (
+            (0, lo_x, hi_x, fx, r[owner, 0]),
+            (1, lo_y, hi_y, fy, r[owner, 1]),
+            (2, lo_x, hi_x, fx, r[owner, 0]),
+            (3, lo_y, hi_y, fy, r[owner, 1]),
+        ):
+            b[:, col] = (np.minimum(np.maximum(boxes[:, col], lo), hi) - lo) * f + org
+        keep = self._nms_keep(b, scores, owner * 64 + cls)
+        b, scores, cls, owner = b[keep], scores[keep], cls[keep], owner[keep]
+        return [Detections(b[owner == k], scores[owner == k], cls[owner == k]) for k in range(n)]
+
+    def _scale(self, image_size: tuple[int, int]) -> tuple[float, float]:
+        full = self.frame_letterbox(*image_size)
+        return full.scale_x, full.scale_y
 
     def _run(
         self, images: list[Image], lbs: list[Letterbox], sizes: list[tuple[int, int]]
@@ -140,22 +192,34 @@ class OnnxDetector:
                     results[i] = self._postprocess(raw[j], lbs[i], sizes[i])
         return [r if r is not None else Detections.empty() for r in results]
 
+    def _candidates(
+        self, raw: np.ndarray, in_w: int, in_h: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decoded boxes (input pixels), scores and linewatch classes above their threshold."""
+        cand = self.fmt.decode(raw, in_w, in_h, self._min_score)
+        if cand.scores.size == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16)
+        inside = cand.coco < self._lut.size
+        cls = np.where(inside, self._lut[np.clip(cand.coco, 0, self._lut.size - 1)], -1)
+        ok = cls >= 0
+        ok[ok] = cand.scores[ok] >= self._thresholds[cls[ok]]
+        return cand.boxes[ok], cand.scores[ok], cls[ok].astype(np.int16)
+
+    def _nms_keep(self, boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Indices kept by NMS within each group, dropping empty boxes; descending score."""
+        nonempty = np.flatnonzero((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+        keep = batched_nms(boxes[nonempty], scores[nonempty], groups[nonempty], self.nms_iou)
+        return nonempty[keep]
+
+    def _nms(self, boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray) -> Detections:
+        keep = self._nms_keep(boxes, scores, cls)
+        return Detections(boxes[keep], scores[keep], cls[keep])
+
     def _postprocess(
         self, raw: np.ndarray, lb: Letterbox, image_size: tuple[int, int]
     ) -> Detections:
-        cand = self.fmt.decode(raw, lb.in_w, lb.in_h, self._min_score)
-        if cand.scores.size == 0:
-            return Detections.empty()
-        cls = self._lut[np.clip(cand.coco, 0, self._lut.size - 1)]
-        cls = np.where(cand.coco < self._lut.size, cls, -1).astype(np.int16)
-        ok = cls >= 0
-        ok[ok] = cand.scores[ok] >= self._thresholds[cls[ok]]
-        boxes = lb.invert(cand.boxes[ok], image_size)
-        scores, cls = cand.scores[ok], cls[ok]
-        nonempty = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, scores, cls = boxes[nonempty], scores[nonempty], cls[nonempty]
-        keep = batched_nms(boxes, scores, cls, self.nms_iou)
-        return Detections(boxes[keep], scores[keep], cls[keep])
+        boxes, scores, cls = self._candidates(raw, lb.in_w, lb.in_h)
+        return self._nms(lb.invert(boxes, image_size), scores, cls)
 
 
 def resolve_model_path(model: Path, base_dir: Path | None) -> Path:
@@ -180,5 +244,8 @@ def build_onnx_detector(
     """The detector for an ONNX config: opens the session now (errors: DetectorError) and
     wraps it in the motion gate when ``cfg.motion_gating`` is on."""
     det = open_onnx_detector(cfg, base_dir)
-    # motion gating (cfg.motion_gating) lands with linewatch.detect.gating
-    return det
+    if not cfg.motion_gating:
+        return det
+    from linewatch.detect.gating import GatingParams, MotionGatedDetector
+
+    return MotionGatedDetector(det, GatingParams(recheck_seconds=cfg.recheck_seconds))

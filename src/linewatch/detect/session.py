@@ -118,6 +118,8 @@ def open_model(
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # no busy-waiting between runs: the decoder, tracker and other cameras need the cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
 
     def make(source: str | bytes, quiet: bool = False) -> Any:
