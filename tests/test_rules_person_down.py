@@ -114,6 +114,9 @@ def test_box_posture_in_site_terms() -> None:
     post = posture(replace(p, box=lying), H)
     assert post.lying is True and post.method == "box"
     assert post.width_m == pytest.approx(1.7) and post.height_m == pytest.approx(0.5)
+    # three people merged into one wide box are wider than tall, but not lying
+    group = (foot[0] - 15, foot[1] - 17, foot[0] + 15, foot[1])
+    assert posture(replace(p, box=group), H).lying is False
 
 
 def test_box_posture_with_perspective() -> None:

@@ -6,7 +6,8 @@ Posture, per observation of a person on a calibrated camera:
   (hips' middle to shoulders' middle) is lying when it is more horizontal than vertical;
 - else from the box in site terms: its width in metres (the bottom edge's two corners
   projected onto the site) against its height in metres (pixel height times the local
-  scale at the foot point, as for an upright object): lying when wider than tall.
+  scale at the foot point, as for an upright object): lying when wider than tall and at
+  most ``MAX_LYING_HEIGHT`` (1.2 m) tall: a wide and tall box is people merged together.
 
 Still: the robust speed over the last second (see :mod:`linewatch.rules.kinematics`) below
 ``still_speed_kmh``. A person lying and still for ``min_seconds`` is *down* from the first
@@ -45,6 +46,7 @@ RULE = "person_down"
 STILL_WINDOW = 1.0
 REST_RADIUS = 0.25  # metres: positions this close to the resting place count as at rest
 KP_SCORE = 0.3
+MAX_LYING_HEIGHT = 1.2  # metres: a box taller than this (as if upright) is not one person lying
 SHOULDERS, HIPS = (5, 6), (11, 12)
 
 
@@ -70,7 +72,9 @@ def posture(p: TrackPoint, h: Homography) -> Posture:
     corners = h.to_site(np.array([[x1, y2], [x2, y2]]))
     width = float(np.linalg.norm(corners[1] - corners[0]))
     height = float((y2 - y1) * h.scale_at(p.foot))
-    return Posture(width > height, "box", width, height)
+    # lying: wider than tall, and low (a person lying is well under a standing person's
+    # height; a wide *and* tall box is a group of people merged into one detection)
+    return Posture(width > height and height <= MAX_LYING_HEIGHT, "box", width, height)
 
 
 @dataclass(slots=True)
