@@ -414,5 +414,8 @@ def main() -> None:
     app()
 
 
+# the evaluation and export commands live in their own module (registered on import)
+from linewatch import cli_tools as _cli_tools  # noqa: E402, F401
+
 if __name__ == "__main__":  # pragma: no cover
     main()

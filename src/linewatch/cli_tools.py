@@ -1,0 +1,160 @@
+"""``linewatch eval tracks|detections`` and ``linewatch export mot|json|csv``.
+
+Registered on the groups defined in :mod:`linewatch.cli` (imported there, at its end).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from linewatch.cli import (
+    UsageError,
+    _require_run,
+    _user_errors,
+    err,
+    eval_app,
+    export_app,
+    out,
+)
+
+
+@eval_app.command("tracks")
+def eval_tracks(
+    pred: Annotated[Path, typer.Argument(help="Run folder, or a MOT-format file of tracks.")],
+    gt: Annotated[Path, typer.Option("--gt", help="MOT-format ground truth (gt.txt).")],
+    camera: Annotated[
+        str | None, typer.Option(help="Camera of the run to evaluate (default: the only one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """HOTA, IDF1, MOTA (DetA, AssA, ID switches, fragmentations) against MOT ground truth."""
+    from linewatch.eval.tracks import evaluate_tracks, format_table
+
+    with _user_errors():
+        if not gt.is_file():
+            raise UsageError(f"{gt}: ground-truth file not found")
+        if pred.is_dir():
+            points = _run_points(pred, camera)
+            metrics = evaluate_tracks(gt, points)
+        elif pred.is_file():
+            metrics = evaluate_tracks(gt, pred)
+        else:
+            raise UsageError(f"{pred}: neither a run folder nor a MOT file")
+    if as_json:
+        sys.stdout.write(metrics.to_json() + "\n")
+    else:
+        out.print(format_table({pred.name: metrics}), highlight=False, markup=False)
+
+
+def _run_points(run_dir: Path, camera: str | None) -> list:  # type: ignore[type-arg]
+    from linewatch.tracklog import read_tracklog
+
+    tracks = run_dir / "tracks.parquet"
+    if not tracks.is_file():
+        raise UsageError(f"{run_dir}: no tracks.parquet (not a run folder?)")
+    log = read_tracklog(tracks)
+    cams = list(log.cameras)
+    if camera is None:
+        if len(cams) != 1:
+            raise UsageError(f"the run has cameras {cams}: choose one with --camera")
+        camera = cams[0]
+    elif camera not in cams:
+        raise UsageError(f"no camera {camera!r} in the run (cameras: {cams})")
+    return [p for p in log.points() if p.camera == camera]
+
+
+@eval_app.command("detections")
+def eval_detections(
+    gt: Annotated[Path, typer.Option("--gt", help="MOT-format ground truth (gt.txt).")],
+    video: Annotated[Path, typer.Option("--video", help="The footage the gt describes.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Site config whose first camera's detector to use (default: motion)."),
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="Camera of --config to take.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Real frame rate (PETS09: 7).")] = None,
+    frame_offset: Annotated[int, typer.Option(help="gt frame number of video frame index 0.")] = 1,
+    iou: Annotated[float, typer.Option(help="IoU for a match.")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Per-class precision, recall (IoU 0.5) and AP of a detector against MOT boxes."""
+    from linewatch.config import MotionDetectorConfig, load_config
+    from linewatch.eval.detections import evaluate_detections
+
+    with _user_errors():
+        for p in (gt, video):
+            if not p.is_file():
+                raise UsageError(f"{p}: not found")
+        det_cfg = MotionDetectorConfig()
+        if config is not None:
+            cfg = load_config(config)
+            cam = cfg.camera(camera) if camera else cfg.cameras[0]
+            det_cfg = cam.detector
+            model = getattr(det_cfg, "model", None)
+            if model is not None:
+                det_cfg = det_cfg.model_copy(update={"model": cfg.resolve(model)})
+        metrics = evaluate_detections(
+            gt, video, det_cfg, frame_offset=frame_offset, fps=fps, iou=iou
+        )
+    if as_json:
+        sys.stdout.write(metrics.to_json() + "\n")
+    else:
+        out.print(metrics.table(), highlight=False, markup=False)
+
+
+@export_app.command("mot")
+def export_mot_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="MOT file to write.")],
+    camera: Annotated[str | None, typer.Option(help="Camera (default: the only one).")] = None,
+    frame_offset: Annotated[int, typer.Option(help="MOT frame of video frame 0.")] = 1,
+) -> None:
+    """Write a camera's tracks in MOTChallenge format (frame,id,left,top,w,h,conf,-1,-1,-1)."""
+    from linewatch.export import export_mot
+    from linewatch.tracklog import read_tracklog
+
+    with _user_errors():
+        pts = _run_points(run_dir, camera)  # validates the run and the camera
+        cam = pts[0].camera if pts else (camera or "")
+        n = export_mot(read_tracklog(run_dir / "tracks.parquet"), cam, out_file, frame_offset)
+    err.print(f"wrote {n} rows to {out_file}", highlight=False)
+
+
+def _export_events(run_dir: Path, fmt: str, out_file: Path | None) -> None:
+    from linewatch.export import format_events
+    from linewatch.store import EventStore
+
+    with _user_errors():
+        _require_run(run_dir)
+        text = format_events(EventStore.for_run(run_dir).query(), fmt)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        err.print(f"wrote {out_file}", highlight=False)
+
+
+@export_app.command("json")
+def export_json(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File (default: stdout).")
+    ] = None,
+) -> None:
+    """Write all of a run's events as a JSON list."""
+    _export_events(run_dir, "json", out_file)
+
+
+@export_app.command("csv")
+def export_csv(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File (default: stdout).")
+    ] = None,
+) -> None:
+    """Write all of a run's events as CSV (attributes JSON-encoded)."""
+    _export_events(run_dir, "csv", out_file)
