@@ -20,6 +20,7 @@ from linewatch.cli import (
     export_app,
     out,
 )
+from linewatch.records import TrackPoint
 
 
 @eval_app.command("tracks")
@@ -50,7 +51,7 @@ def eval_tracks(
         out.print(format_table({pred.name: metrics}), highlight=False, markup=False)
 
 
-def _run_points(run_dir: Path, camera: str | None) -> list:  # type: ignore[type-arg]
+def _run_points(run_dir: Path, camera: str | None) -> list[TrackPoint]:
     from linewatch.tracklog import read_tracklog
 
     tracks = run_dir / "tracks.parquet"
@@ -82,14 +83,14 @@ def eval_detections(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Per-class precision, recall (IoU 0.5) and AP of a detector against MOT boxes."""
-    from linewatch.config import MotionDetectorConfig, load_config
+    from linewatch.config import DetectorConfig, MotionDetectorConfig, load_config
     from linewatch.eval.detections import evaluate_detections
 
     with _user_errors():
         for p in (gt, video):
             if not p.is_file():
                 raise UsageError(f"{p}: not found")
-        det_cfg = MotionDetectorConfig()
+        det_cfg: DetectorConfig = MotionDetectorConfig()
         if config is not None:
             cfg = load_config(config)
             cam = cfg.camera(camera) if camera else cfg.cameras[0]

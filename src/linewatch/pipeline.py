@@ -166,8 +166,8 @@ def _merged_steps(
         [(s[1], ci, si, s) for si, s in enumerate(steps)]
         for ci, steps in enumerate(per_camera.values())
     )
-    for _, _, _, step in heapq.merge(*keyed):
-        yield step
+    for _, _, _, merged in heapq.merge(*keyed):
+        yield merged
 
 
 def reason(cfg: SiteConfig, tracks_path: Path, notes: list[str] | None = None) -> list[Event]:
