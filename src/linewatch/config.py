@@ -15,13 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the field and what is allowed."""
-
-
-from linewatch.configbase import Point, _Model  # noqa: E402
-from linewatch.rule_config import (  # noqa: E402  (re-exported: the rules' settings)
+from linewatch.configbase import Point, _Model
+from linewatch.rule_config import (  # re-exported: the rules' settings
     CrossingRule,
     IncursionRule,
     PersonDownRule,
@@ -59,6 +54,10 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the field and what is allowed."""
 
 
 # --------------------------------------------------------------------------- detectors
