@@ -305,116 +305,12 @@ def annotate(
     out.print(f"annotated video: {path}", highlight=False)
 
 
-@app.command()
-def calibrate(
-    config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
-    camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id.")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Image to write (PNG/JPEG).")],
-    frame: Annotated[int, typer.Option("--frame", help="Frame index to draw on.")] = 0,
-    minor: Annotated[float, typer.Option(help="Thin grid lines every this many m.")] = 1.0,
-    major: Annotated[float, typer.Option(help="Labelled grid lines every this many m.")] = 5.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the errors as JSON.")] = False,
-) -> None:
-    """Draw the site grid, lines and zones over a frame, and print the reprojection error."""
-    import cv2
-
-    from linewatch.calibrate import draw_calibration, format_report, read_frame
-    from linewatch.config import load_config
-
-    with _user_errors():
-        cfg = load_config(config)
-        if camera not in {c.id for c in cfg.cameras}:
-            raise UsageError(f"no camera {camera!r} in {config}")
-        try:
-            image, report = draw_calibration(
-                read_frame(cfg, camera, frame).image, cfg, camera, minor, major
-            )
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        if not cv2.imwrite(str(out_file), image):
-            raise UsageError(f"cannot write {out_file} (folder missing or unknown extension?)")
-    if as_json:
-        sys.stdout.write(json.dumps(None if report is None else report.to_dict(), indent=1))
-        sys.stdout.write("\n")
-    elif report is None:
-        out.print(f"{camera}: no calibration (only its image lines and zones are drawn)")
-    else:
-        out.print(format_report(report), highlight=False, markup=False)
-    err.print(f"wrote {out_file}", highlight=False)
-
-
-@eval_app.command("events")
-def eval_events(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `analyze`.")],
-    gt: Annotated[Path, typer.Option("--gt", help="Ground-truth events (JSON list).")],
-    tolerance: Annotated[float, typer.Option(help="Time tolerance (s).")] = 1.0,
-    kind: Annotated[
-        list[str] | None, typer.Option(help="Evaluate this kind (repeatable; default: gt's).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-) -> None:
-    """Precision, recall, F1 and timing error of a run's events against ground truth."""
-    from linewatch.eval.events import evaluate_events, format_metrics, load_events_json
-    from linewatch.store import EventStore
-
-    with _user_errors():
-        _require_run(run_dir)
-        try:
-            truth = load_events_json(gt)
-            pred = [e.to_dict() for e in EventStore.for_run(run_dir).query()]
-            metrics = evaluate_events(truth, pred, tolerance, kind or None)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    if as_json:
-        sys.stdout.write(json.dumps(metrics.to_dict(), indent=1) + "\n")
-    else:
-        out.print(format_metrics(metrics), highlight=False, markup=False)
-
-
-@eval_app.command("derive")
-def eval_derive(
-    gt_tracks: Annotated[Path, typer.Option("--gt-tracks", help="MOT ground-truth tracks.")],
-    config: Annotated[Path, typer.Option("--config", help="Site config (lines, zones).")],
-    camera: Annotated[str | None, typer.Option(help="Camera (default: the only one).")] = None,
-    fps: Annotated[
-        float | None, typer.Option(help="Frame rate of the gt (default: the camera's fps).")
-    ] = None,
-    world: Annotated[
-        bool, typer.Option("--world", help="Site points from the gt's worldX/worldY.")
-    ] = False,
-    evaluated_only: Annotated[
-        bool, typer.Option("--evaluated-only", help="Drop gt rows with conf 0.")
-    ] = False,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="JSON to write.")] = None,
-) -> None:
-    """Derive ground-truth events (crossings, incursions, zones) from ground-truth tracks."""
-    from linewatch.config import load_config
-    from linewatch.eval.derive import derive_events
-
-    with _user_errors():
-        cfg = load_config(config)
-        try:
-            found = derive_events(gt_tracks, cfg, camera, fps, world, evaluated_only)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    text = json.dumps([e.to_dict() for e in found], indent=1) + "\n"
-    if out_file is None:
-        sys.stdout.write(text)
-        return
-    out_file.write_text(text, encoding="utf-8")
-    counts: dict[str, int] = {}
-    for ev in found:
-        counts[ev.kind] = counts.get(ev.kind, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
-    out.print(f"{out_file}: {summary}", highlight=False)
-
-
 def main() -> None:
     """Entry point of the ``linewatch`` script."""
     app()
 
 
-# the evaluation and export commands live in their own module (registered on import)
+# calibration, evaluation and export commands live in cli_tools (registered on import)
 from linewatch import cli_tools as _cli_tools  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
