@@ -18,13 +18,12 @@ import pytest
 import yaml
 
 from linewatch.annotate import CameraOverlay, TrackIndex, annotate, track_colour
+from linewatch.clips import WindowReader, merge_windows
 from linewatch.config import CameraConfig, load_config
 from linewatch.evidence import (
     EvidenceOptions,
-    WindowReader,
     annotate_video,
     load_run,
-    merge_windows,
     write_evidence,
 )
 from linewatch.geometry import Homography
