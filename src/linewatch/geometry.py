@@ -13,6 +13,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
@@ -197,7 +198,10 @@ def as_polyline(polyline: npt.ArrayLike) -> F64:
     p = as_points(polyline, "polyline")
     if p.shape[0] < 2:
         raise ValueError("a polyline needs at least 2 points")
-    if not np.any(np.linalg.norm(np.diff(p, axis=0), axis=1) > _EPS):
+    d = np.diff(p, axis=0)
+    # the same test as the distance code's (squared length > _EPS): segments shorter than
+    # that are skipped there, and a polyline of only such segments has no distance at all
+    if not np.any(np.einsum("ij,ij->i", d, d) > _EPS):
         raise ValueError("a polyline needs at least one segment of non-zero length")
     return p
 
@@ -217,7 +221,7 @@ def signed_distance(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> F64 | float:
     p = as_points(pts)
     poly = as_polyline(polyline)
     if single:
-        return _signed_distance_one(float(p[0, 0]), float(p[0, 1]), poly.tolist())
+        return _signed_distance_one(float(p[0, 0]), float(p[0, 1]), _segments(poly.tolist()))
     a, b = poly[:-1], poly[1:]
     d = b - a  # (M, 2)
     len2 = np.einsum("ij,ij->i", d, d)
@@ -255,33 +259,51 @@ def signed_distance(pts: npt.ArrayLike, polyline: npt.ArrayLike) -> F64 | float:
 def _vertex_sign(c1: float, c2: float, turn: float, dist: float) -> float:
     """Side of a point whose nearest polyline point is an interior vertex."""
     if c1 == 0 or c2 == 0:
-        return 0.0 if dist <= _EPS else float(np.sign(c1 + c2))
+        return 0.0 if dist <= _EPS else _sign(c1 + c2)
     if turn > 0:  # left turn: the left side is the inside of the corner
         return 1.0 if (c1 > 0 and c2 > 0) else -1.0
     return 1.0 if (c1 > 0 or c2 > 0) else -1.0
 
 
-def _signed_distance_one(x: float, y: float, poly: list[list[float]]) -> float:
-    """:func:`signed_distance` of one point, in plain floats (no array overhead)."""
-    segs = []  # (index, ax, ay, dx, dy, len2) of the non-degenerate segments
+_Seg = tuple[int, float, float, float, float, float]  # index, ax, ay, dx, dy, len2
+
+
+def _segments(poly: list[list[float]]) -> tuple[_Seg, ...]:
+    """The non-degenerate segments of a polyline, as plain floats."""
+    segs = []
     for i in range(len(poly) - 1):
         ax, ay = poly[i]
         dx, dy = poly[i + 1][0] - ax, poly[i + 1][1] - ay
         len2 = dx * dx + dy * dy
         if len2 > _EPS:
             segs.append((i, ax, ay, dx, dy, len2))
-    best, bj, bu = np.inf, 0, 0.0
+    return tuple(segs)
+
+
+def _sign(v: float) -> float:
+    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+
+
+def _signed_distance_one(x: float, y: float, segs: tuple[_Seg, ...]) -> float:
+    """:func:`signed_distance` of one point, in plain floats (no array overhead).
+
+    ``np.hypot`` (libm's, one call per segment) rather than ``math.hypot``, which differs
+    from it in the last bit at times: the rules' results stay bit-identical to earlier runs.
+    """
+    if len(segs) == 1:  # a straight line: no vertex to look after
+        _, ax, ay, dx, dy, len2 = segs[0]
+        u = ((x - ax) * dx + (y - ay) * dy) / len2
+        u = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)
+        return _sign(dx * (y - ay) - dy * (x - ax)) * float(
+            np.hypot(ax + u * dx - x, ay + u * dy - y)
+        )
+    best, bj, bu = math.inf, 0, 0.0
     for j, (_, ax, ay, dx, dy, len2) in enumerate(segs):
         u = min(max(((x - ax) * dx + (y - ay) * dy) / len2, 0.0), 1.0)
         dist = float(np.hypot(ax + u * dx - x, ay + u * dy - y))
         if dist < best:
             best, bj, bu = dist, j, u
-
-    def cross(j: int) -> float:
-        _, ax, ay, dx, dy, _ = segs[j]
-        return dx * (y - ay) - dy * (x - ax)
-
-    sign = float(np.sign(cross(bj)))
+    sign = _sign(_cross_at(segs[bj], x, y))
     if bu <= 0.0 and bj > 0:
         prev, nxt = bj - 1, bj
     elif bu >= 1.0 and bj < len(segs) - 1:
@@ -289,7 +311,13 @@ def _signed_distance_one(x: float, y: float, poly: list[list[float]]) -> float:
     else:
         return sign * best
     turn = segs[prev][3] * segs[nxt][4] - segs[prev][4] * segs[nxt][3]
-    return _vertex_sign(cross(prev), cross(nxt), turn, best) * best
+    c1, c2 = _cross_at(segs[prev], x, y), _cross_at(segs[nxt], x, y)
+    return _vertex_sign(c1, c2, turn, best) * best
+
+
+def _cross_at(seg: _Seg, x: float, y: float) -> float:
+    _, ax, ay, dx, dy, _ = seg
+    return dx * (y - ay) - dy * (x - ax)
 
 
 def _previous_valid(valid: npt.NDArray[np.bool_], i: int) -> int:
@@ -362,6 +390,13 @@ def crossings_of_segment(
     poly = as_polyline(polyline).tolist()
     ax, ay = (float(v) for v in np.asarray(p0, dtype=np.float64))
     bx, by = (float(v) for v in np.asarray(p1, dtype=np.float64))
+    return _crossings(ax, ay, bx, by, poly)
+
+
+def _crossings(
+    ax: float, ay: float, bx: float, by: float, poly: list[list[float]]
+) -> list[SegmentCrossing]:
+    """:func:`crossings_of_segment` in plain floats (``poly``: validated vertices)."""
     out: list[SegmentCrossing] = []
     for i in range(len(poly) - 1):
         (qx, qy), (rx, ry) = poly[i], poly[i + 1]
@@ -374,6 +409,8 @@ def crossings_of_segment(
         c1 = dx * (by - qy) - dy * (bx - qx)
         direction = 1 if c1 > c0 else -1
         out.append(SegmentCrossing(i, s, (ax + s * (bx - ax), ay + s * (by - ay)), direction))
+    if len(out) < 2:
+        return out
     # a path through a shared vertex meets both segments: keep one
     out.sort(key=lambda c: (c.fraction, c.segment))
     dedup: list[SegmentCrossing] = []
@@ -386,6 +423,36 @@ def crossings_of_segment(
             continue
         dedup.append(c)
     return dedup
+
+
+class Polyline:
+    """A validated polyline with its segments prepared once, for per-point queries.
+
+    The rules ask the same line about every observation: validating and converting the
+    vertices on every call cost more than the arithmetic. Results equal the module
+    functions' (:func:`signed_distance`, :func:`crossings_of_segment`) exactly.
+
+    >>> pl = Polyline([(0, 0), (10, 0)])
+    >>> pl.signed_distance_xy(5.0, 2.0), pl.signed_distance_xy(5.0, -3.0)
+    (2.0, -3.0)
+    >>> [c.point for c in pl.crossings_xy(5.0, -1.0, 5.0, 1.0)]
+    [(5.0, 0.0)]
+    """
+
+    __slots__ = ("_segs", "_vertices", "points")
+
+    def __init__(self, polyline: npt.ArrayLike) -> None:
+        self.points: F64 = as_polyline(polyline)
+        self._vertices: list[list[float]] = self.points.tolist()
+        self._segs = _segments(self._vertices)
+
+    def signed_distance_xy(self, x: float, y: float) -> float:
+        """Signed distance of one point (see :func:`signed_distance`)."""
+        return _signed_distance_one(x, y, self._segs)
+
+    def crossings_xy(self, ax: float, ay: float, bx: float, by: float) -> list[SegmentCrossing]:
+        """Intersections of the path ``(ax, ay) -> (bx, by)`` (see :func:`crossings_of_segment`)."""
+        return _crossings(ax, ay, bx, by, self._vertices)
 
 
 def crossing_of_segment(
@@ -444,3 +511,31 @@ def _point_in_polygon_one(x: float, y: float, poly: list[list[float]]) -> bool:
         if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
             inside = not inside
     return inside
+
+
+class Polygon:
+    """A validated polygon prepared once for per-point queries (see :class:`Polyline`).
+
+    >>> sq = Polygon([(0, 0), (4, 0), (4, 4), (0, 4)])
+    >>> sq.contains_xy(1.0, 1.0), sq.contains_xy(5.0, 1.0)
+    (True, False)
+    >>> [c.fraction for c in sq.boundary_crossings_xy(2.0, 2.0, 6.0, 2.0)]
+    [0.5]
+    """
+
+    __slots__ = ("_ring", "_vertices", "points")
+
+    def __init__(self, polygon: npt.ArrayLike) -> None:
+        self.points: F64 = as_polygon(polygon)
+        self._vertices: list[list[float]] = self.points.tolist()
+        self._ring = [*self._vertices, self._vertices[0]]  # closed boundary
+
+    def contains_xy(self, x: float, y: float) -> bool:
+        """Even-odd test of one point (as :func:`points_in_polygon`)."""
+        return _point_in_polygon_one(x, y, self._vertices)
+
+    def boundary_crossings_xy(
+        self, ax: float, ay: float, bx: float, by: float
+    ) -> list[SegmentCrossing]:
+        """Where the path ``(ax, ay) -> (bx, by)`` meets the boundary, in path order."""
+        return _crossings(ax, ay, bx, by, self._ring)

@@ -25,7 +25,7 @@ from linewatch.records import Event, TrackPoint
 from linewatch.rules.engine import RuleEngine
 from linewatch.store import EventStore
 from linewatch.track.tracker import Tracker
-from linewatch.tracklog import TrackLogWriter, read_tracklog, replay
+from linewatch.tracklog import TrackLogWriter, replay
 from linewatch.video import VideoError, open_video
 
 #: progress callback: (camera id, frames done, frames expected or None)
@@ -157,9 +157,8 @@ def perceive_camera(
 def _merged_steps(
     tracks_path: Path,
 ) -> Iterator[tuple[str, float, list[TrackPoint], list[int]]]:
-    tl = read_tracklog(tracks_path)
     per_camera: dict[str, list[tuple[str, float, list[TrackPoint], list[int]]]] = {}
-    for step in replay(tl):
+    for step in replay(tracks_path):  # streams the log (no whole-table read and sort)
         per_camera.setdefault(step[0], []).append(step)
     # each camera's steps are in stream order; merge cameras by time (stable on ties)
     keyed = (

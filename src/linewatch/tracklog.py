@@ -240,11 +240,14 @@ def replay(log: TrackLog | str | Path, batch_size: int = DEFAULT_ROW_GROUP) -> I
     """
     path = log.path if isinstance(log, TrackLog) else Path(log)
     sp = steps_path(path)
+    if not path.is_file():
+        raise TrackLogError(f"{path}: track log not found")
     if not sp.is_file():
         raise TrackLogError(f"{path}: no step file {sp.name}; this log cannot be replayed")
-    rows = _iter_points(path, batch_size)
+    point_file, step_file = _open(path, POINTS_SCHEMA), _open(sp, STEPS_SCHEMA)
+    rows = _iter_points(point_file, batch_size)
     pending = next(rows, None)
-    for batch in pq.ParquetFile(sp).iter_batches(batch_size=batch_size):
+    for batch in step_file.iter_batches(batch_size=batch_size):
         cols = batch.to_pydict()
         for index, camera, t, n, ended in zip(
             cols["step"], cols["camera"], cols["t"], cols["n_points"], cols["ended"], strict=True
@@ -260,24 +263,40 @@ def replay(log: TrackLog | str | Path, batch_size: int = DEFAULT_ROW_GROUP) -> I
         raise TrackLogError(f"{path}: points of step {pending[0]} have no step record")
 
 
-def _iter_points(path: Path, batch_size: int) -> Iterator[tuple[int, TrackPoint]]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+def _open(path: Path, schema: pa.Schema) -> pq.ParquetFile:
+    """A Parquet file of the track log, checked to hold the columns of ``schema``."""
+    try:
+        f = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise TrackLogError(f"{path}: not a readable linewatch track log: {e}") from e
+    missing = [n for n in schema.names if n not in f.schema_arrow.names]
+    if missing:
+        raise TrackLogError(f"{path}: not a linewatch track log (no {', '.join(missing)})")
+    return f
+
+
+def _iter_points(points: pq.ParquetFile, batch_size: int) -> Iterator[tuple[int, TrackPoint]]:
+    for batch in points.iter_batches(batch_size=batch_size, columns=POINTS_SCHEMA.names):
         yield from _points_of(batch)
 
 
 def _points_of(batch: pa.RecordBatch) -> Iterator[tuple[int, TrackPoint]]:
     c = batch.to_pydict()
-    for i in range(batch.num_rows):
-        sx, sy, kps = c["site_x"][i], c["site_y"][i], c["keypoints"][i]
+    classes = {int(k): k for k in ObjectClass}
+    boxes = zip(c["x1"], c["y1"], c["x2"], c["y2"], strict=True)
+    for step, camera, tid, t, frame, box, cls, score, sx, sy, kps in zip(
+        c["step"], c["camera"], c["track_id"], c["t"], c["frame"], boxes, c["cls"], c["score"],
+        c["site_x"], c["site_y"], c["keypoints"], strict=True,
+    ):  # fmt: skip
         point = TrackPoint(
-            camera=c["camera"][i],
-            track_id=c["track_id"][i],
-            t=c["t"][i],
-            frame=c["frame"][i],
-            box=(c["x1"][i], c["y1"][i], c["x2"][i], c["y2"][i]),
-            cls=ObjectClass(c["cls"][i]),
-            score=c["score"][i],
-            site=None if sx is None or sy is None else (sx, sy),
-            keypoints=None if kps is None else tuple((k[0], k[1], k[2]) for k in kps),
+            camera,
+            tid,
+            t,
+            frame,
+            box,
+            classes[cls] if cls in classes else ObjectClass(cls),
+            score,
+            None if sx is None or sy is None else (sx, sy),
+            None if kps is None else tuple((k[0], k[1], k[2]) for k in kps),
         )
-        yield c["step"][i], point
+        yield step, point

@@ -29,6 +29,7 @@ is dropped when the track ends.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from linewatch.records import Event, Provenance, TrackPoint
+from linewatch.records import Event, ObjectClass, Provenance, TrackPoint
 from linewatch.rules.lines import LineGeometry
 
 RULE = "crossing"
@@ -99,13 +100,14 @@ class _LineState:
     pending: _Hit | None = None  # last intersection leaving the confirmed side
     prev: TrackPoint | None = None
     prev_anchor: tuple[float, float] = (0.0, 0.0)
+    prev_distance: float = 0.0  # |signed distance| of prev_anchor
 
 
 @dataclass(slots=True)
 class _TrackState:
     lines: dict[str, _LineState] = field(default_factory=dict)
     history: deque[Crossing] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    last_t: float = -np.inf
+    last_t: float = -math.inf
 
 
 def observation(p: TrackPoint, anchor: tuple[float, float]) -> dict[str, Any]:
@@ -136,6 +138,9 @@ class CrossingRule:
         self.margin = float(margin)
         self.min_hold = int(min_hold)
         self._classes = None if classes is None else frozenset(c.lower() for c in classes)
+        self._allowed = (
+            None if self._classes is None else {c for c in ObjectClass if c.label in self._classes}
+        )
         self._tracks: dict[tuple[str, int], _TrackState] = {}
 
     # ------------------------------------------------------------------ public
@@ -147,7 +152,7 @@ class CrossingRule:
         lines = self._lines.get(point.camera)
         if not lines:
             return []
-        if self._classes is not None and point.cls.label not in self._classes:
+        if self._allowed is not None and point.cls not in self._allowed:
             return []
         key = (point.camera, point.track_id)
         st = self._tracks.get(key)
@@ -228,9 +233,11 @@ class CrossingRule:
     # ------------------------------------------------------------------ internals
     def _step(self, line: LineGeometry, ls: _LineState, p: TrackPoint) -> Crossing | None:
         anchor = line.anchor(p)
-        if not (np.isfinite(anchor[0]) and np.isfinite(anchor[1])):
+        x, y = float(anchor[0]), float(anchor[1])
+        if not (math.isfinite(x) and math.isfinite(y)):
             return None
-        if ls.prev is not None and ls.confirmed != 0:
+        d = line.signed_distance_xy(x, y)
+        if ls.prev is not None and ls.confirmed != 0 and _may_meet(ls, x, y, abs(d)):
             for hit in line.crossings(ls.prev_anchor, anchor):
                 leaving = hit.direction == -ls.confirmed
                 if leaving:
@@ -238,8 +245,7 @@ class CrossingRule:
                     ls.pending = _Hit(t, hit.point, hit.segment, ls.prev, p, ls.prev_anchor, anchor)
                 else:
                     ls.pending = None
-        ls.prev, ls.prev_anchor = p, anchor
-        d = float(line.signed_distance(anchor))
+        ls.prev, ls.prev_anchor, ls.prev_distance = p, anchor, abs(d)
         if ls.pending is not None and -ls.confirmed * d > ls.pending.peak_depth:
             ls.pending.peak_depth, ls.pending.peak_t = -ls.confirmed * d, p.t
             ls.pending.peak_point = anchor
@@ -275,3 +281,16 @@ class CrossingRule:
             peak_t=pend.peak_t,
             peak_point=pend.peak_point,
         )
+
+
+def _may_meet(ls: _LineState, x: float, y: float, dist: float) -> bool:
+    """False when the step from the previous anchor to ``(x, y)`` cannot meet the line.
+
+    The distance to the line changes at most as fast as one moves along the step, so a
+    step shorter than the sum of its ends' distances to the line stays clear of it (a small
+    relative slack covers rounding and the intersection test's tolerance).
+    """
+    px, py = ls.prev_anchor
+    step = math.hypot(x - float(px), y - float(py))
+    ends = ls.prev_distance + dist
+    return ends <= step + 1e-6 * (1.0 + step + ends)

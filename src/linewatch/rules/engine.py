@@ -15,6 +15,7 @@ from linewatch.geometry import Homography
 from linewatch.records import Event, TrackPoint
 from linewatch.rules.crossing import CrossingRule
 from linewatch.rules.incursion import IncursionRule
+from linewatch.rules.kinematics import FitMemo
 from linewatch.rules.lines import LineGeometry
 from linewatch.rules.person_down import PersonDownRule
 from linewatch.rules.pursuit import PursuitRule
@@ -37,6 +38,7 @@ class RuleEngine:
         for ln in config.lines:
             if not any(g.line_id == ln.id for gs in lines.values() for g in gs):
                 self.notes.append(f"line {ln.id!r} applies to no camera (needs a calibrated one)")
+        memo = FitMemo()  # speed, pursuit and person down fit the same last second
         self._emit_crossings = rules.crossing.enabled
         self.crossing: CrossingRule | None = None
         if rules.crossing.enabled or rules.incursion.enabled:
@@ -64,7 +66,12 @@ class RuleEngine:
         if rules.speed.enabled:
             sp = rules.speed
             self.speed = SpeedRule(
-                self._h, sp.window_seconds, sp.limits_kmh, sp.max_plausible_kmh, sp.summaries
+                self._h,
+                sp.window_seconds,
+                sp.limits_kmh,
+                sp.max_plausible_kmh,
+                sp.summaries,
+                memo=memo,
             )
             self.notes.extend(self.speed.notes)
         self.pursuit: PursuitRule | None = None
@@ -77,6 +84,7 @@ class RuleEngine:
                 pu.min_duration_seconds,
                 pu.min_speed_kmh,
                 pu.min_gap_seconds,
+                memo=memo,
             )
             self.notes.extend(self.pursuit.notes)
         self.person_down: PersonDownRule | None = None
@@ -89,6 +97,7 @@ class RuleEngine:
                 pd.still_speed_kmh,
                 pd.grace_seconds,
                 pd.max_wait_seconds,
+                memo=memo,
             )
             self.notes.extend(self.person_down.notes)
         self._live: dict[str, set[int]] = {cam.id: set() for cam in config.cameras}

@@ -14,7 +14,7 @@ Y up for a line in site coordinates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -24,9 +24,9 @@ from linewatch.config import LineConfig
 from linewatch.geometry import (
     F64,
     Homography,
+    Polyline,
     SegmentCrossing,
     as_polyline,
-    crossings_of_segment,
     signed_distance,
 )
 from linewatch.records import TrackPoint
@@ -54,6 +54,7 @@ class LineGeometry:
     """A line in the frame one camera's rules work in.
 
     ``positive_side`` names the side where :func:`geometry.signed_distance` is positive.
+    The polyline is prepared once (``shape``) for the per-observation queries.
     """
 
     line_id: str
@@ -63,6 +64,10 @@ class LineGeometry:
     positive_side: str
     negative_side: str
     homography: Homography | None = None
+    shape: Polyline = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", Polyline(self.points))
 
     @classmethod
     def build(
@@ -128,7 +133,13 @@ class LineGeometry:
         return anchor_in(self.frame, self.homography, point)
 
     def signed_distance(self, pts: npt.ArrayLike) -> F64 | float:
+        if isinstance(pts, tuple) and len(pts) == 2:
+            return self.shape.signed_distance_xy(float(pts[0]), float(pts[1]))
         return signed_distance(pts, self.points)
+
+    def signed_distance_xy(self, x: float, y: float) -> float:
+        """Signed distance of one point in the line's frame (plain floats)."""
+        return self.shape.signed_distance_xy(x, y)
 
     def side_name(self, sign: int | float) -> str:
         if sign == 0:
@@ -137,4 +148,4 @@ class LineGeometry:
 
     def crossings(self, p0: tuple[float, float], p1: tuple[float, float]) -> list[SegmentCrossing]:
         """Where the path ``p0 -> p1`` meets the line's segments, in path order."""
-        return crossings_of_segment(p0, p1, self.points)
+        return self.shape.crossings_xy(float(p0[0]), float(p0[1]), float(p1[0]), float(p1[1]))

@@ -30,6 +30,7 @@ Known limit: two calibrated cameras that both see the person down give two findi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ import numpy as np
 from linewatch.geometry import Homography
 from linewatch.records import Event, ObjectClass, Provenance, TrackPoint
 from linewatch.rules.crossing import observation
-from linewatch.rules.kinematics import RecentPath
+from linewatch.rules.kinematics import FitMemo, RecentPath
 from linewatch.rules.lines import anchor_in
 
 RULE = "person_down"
@@ -56,6 +57,9 @@ class Posture:
     method: str  # "keypoints" or "box"
     width_m: float | None = None
     height_m: float | None = None
+
+
+UPRIGHT, LYING = Posture(False, "box"), Posture(True, "box")  # sizes left out
 
 
 def posture(p: TrackPoint, h: Homography) -> Posture:
@@ -75,6 +79,39 @@ def posture(p: TrackPoint, h: Homography) -> Posture:
     # lying: wider than tall, and low (a person lying is well under a standing person's
     # height; a wide *and* tall box is a group of people merged into one detection)
     return Posture(width > height and height <= MAX_LYING_HEIGHT, "box", width, height)
+
+
+_Matrix = tuple[float, float, float, float, float, float, float, float, float]
+SLACK = 1e-6  # relative: far above the rounding of :func:`box_lying`'s arithmetic
+
+
+def box_lying(box: tuple[float, float, float, float], m: _Matrix) -> bool | None:
+    """:func:`posture`'s box test where its answer is certain, else None.
+
+    The same width and height in plain floats (the homography ``m``, row-major), decided
+    only with a relative margin and only away from the horizon (where the projection's
+    rounding grows); None otherwise, and the caller asks :func:`posture`. So the rule skips
+    the array arithmetic for nearly every observation.
+    """
+    x1, y1, x2, y2 = box
+    a, b, c, d, e, f, g, h, i = m
+    xm = (x1 + x2) / 2.0
+    ws = (x1 * g + y2 * h + i, x2 * g + y2 * h + i, xm * g + y2 * h + i)
+    for w, x in zip(ws, (x1, x2, xm), strict=True):
+        if not abs(w) > SLACK * (abs(x * g) + abs(y2 * h) + abs(i)):
+            return None
+    u0, v0 = (x1 * a + y2 * b + c) / ws[0], (x1 * d + y2 * e + f) / ws[0]
+    u1, v1 = (x2 * a + y2 * b + c) / ws[1], (x2 * d + y2 * e + f) / ws[1]
+    width = math.hypot(u1 - u0, v1 - v0)
+    w = ws[2]
+    j0 = (a * w - (a * xm + b * y2 + c) * g) / (w * w)
+    j1 = (d * w - (d * xm + e * y2 + f) * g) / (w * w)
+    height = (y2 - y1) * math.hypot(j0, j1)
+    if width < height * (1 - SLACK) or height > MAX_LYING_HEIGHT * (1 + SLACK):
+        return False
+    if width > height * (1 + SLACK) and height < MAX_LYING_HEIGHT * (1 - SLACK):
+        return True
+    return None
 
 
 @dataclass(slots=True)
@@ -114,8 +151,10 @@ class PersonDownRule:
         still_speed_kmh: float,
         grace_seconds: float = 1.0,
         max_wait_seconds: float = 3600.0,
+        memo: FitMemo | None = None,
     ) -> None:
         self._h = dict(homographies)
+        self._memo = FitMemo() if memo is None else memo
         self.min_seconds = float(min_seconds)
         self.radius = float(assistance_radius)
         self.still = float(still_speed_kmh) / 3.6
@@ -126,6 +165,11 @@ class PersonDownRule:
             for cam, h in self._h.items()
             if h is None
         ]
+        self._m: dict[str, _Matrix] = {
+            cam: tuple(h.matrix.ravel().tolist())  # type: ignore[misc]
+            for cam, h in self._h.items()
+            if h is not None
+        }
         self._persons: dict[tuple[str, int], _Person] = {}
         self._downs: list[_Down] = []  # open episodes (candidates, confirmed, track ended)
 
@@ -140,7 +184,7 @@ class PersonDownRule:
         if st.last is not None and p.t <= st.last.t:
             return []
         pos = anchor_in("site", h, p)
-        if not (np.isfinite(pos[0]) and np.isfinite(pos[1])):
+        if not (math.isfinite(pos[0]) and math.isfinite(pos[1])):
             return []
         st.last = p
         st.path.add(p.t, pos[0], pos[1])
@@ -195,16 +239,20 @@ class PersonDownRule:
     def _posture(
         self, st: _Person, p: TrackPoint, pos: tuple[float, float], h: Homography
     ) -> list[Event]:
-        post = posture(p, h)
+        lying = None if p.keypoints is not None else box_lying(p.box, self._m[p.camera])
+        # posture() itself (arrays) only when the plain-float test is unsure, or when an
+        # episode starts and keeps its sizes; the two agree wherever the test is sure
+        post = (LYING if lying else UPRIGHT) if lying is not None else posture(p, h)
         d = st.down
         if not post.lying and d is None:
             return []
-        speed = st.path.speed(STILL_WINDOW) if post.lying else None
+        speed = st.path.speed(STILL_WINDOW, memo=self._memo) if post.lying else None
         if post.lying and speed is None and d is None:
             return []  # too early in the track to say whether it is still
         if post.lying and speed is not None and speed < self.still:
             if d is None:
                 t_down = self._came_to_rest(st.path, pos, p.t)
+                post = posture(p, h) if lying is not None else post
                 d = st.down = _Down(p.camera, p.track_id, t_down, pos, p, p, post)
                 self._downs.append(d)
             st.last_good = p.t

@@ -17,6 +17,7 @@ Known limit: people walking in single file one behind the other look like a purs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +27,24 @@ import numpy as np
 from linewatch.geometry import Homography
 from linewatch.records import Event, Provenance, TrackPoint
 from linewatch.rules.crossing import observation
-from linewatch.rules.kinematics import RecentPath
+from linewatch.rules.kinematics import FitMemo, RecentPath
 from linewatch.rules.lines import anchor_in
 
 RULE = "pursuit"
 BRIDGE_SECONDS = 1.0  # a pair's condition may fail this long without ending the following
 SPEED_WINDOW = 1.0
 MAX_SAMPLES = 2000  # per pair; decimated beyond (keeps medians meaningful, state bounded)
+
+
+def _near(box: tuple[float, float, float, float] | None, x: float, y: float, limit: float) -> bool:
+    """False when ``(x, y)`` is farther than ``limit`` from the box around a leader's whole
+    recent path, so from any point of it: :meth:`PursuitRule._follows` would say no. A
+    cheap test that spares most pairs of tracks far apart."""
+    if box is None:
+        return False
+    dx = box[0] - x if x < box[0] else (x - box[2] if x > box[2] else 0.0)
+    dy = box[1] - y if y < box[1] else (y - box[3] if y > box[3] else 0.0)
+    return dx <= limit and dy <= limit and dx * dx + dy * dy <= limit * limit
 
 
 @dataclass(slots=True)
@@ -88,13 +100,16 @@ class PursuitRule:
         min_duration_seconds: float,
         min_speed_kmh: float,
         min_gap_seconds: float = 0.5,
+        memo: FitMemo | None = None,
     ) -> None:
         self._h = dict(homographies)
+        self._memo = FitMemo() if memo is None else memo
         self.max_gap = float(max_gap_seconds)
         self.min_gap = float(min_gap_seconds)
         self.max_dist = float(max_path_distance)
         self.min_duration = float(min_duration_seconds)
         self.min_speed = float(min_speed_kmh) / 3.6
+        self._near_limit = self.max_dist * (1 + 1e-9) + 1e-9  # slack for rounding in _follows
         self.notes = [
             f"pursuit: camera {cam!r} is not calibrated; no pursuit events for it"
             for cam, h in self._h.items()
@@ -115,32 +130,40 @@ class PursuitRule:
         if me.last is not None and p.t <= me.last.t:
             return []
         pos = anchor_in("site", h, p)
-        if not (np.isfinite(pos[0]) and np.isfinite(pos[1])):
+        if not (math.isfinite(pos[0]) and math.isfinite(pos[1])):
             return []
         me.path.add(p.t, pos[0], pos[1])
         me.last = p
-        f_speed = me.path.speed(SPEED_WINDOW)
-        events: list[Event] = []
+        fid, x, y = p.track_id, pos[0], pos[1]
+        moving: bool | None = None  # the follower's speed: asked once a leader's path is near
+        f_speed = 0.0
         for lid, leader in tracks.items():
-            if lid == p.track_id:
+            if lid == fid:
                 continue
-            key = (p.camera, lid, p.track_id)
             hit = None
-            if f_speed is not None and f_speed >= self.min_speed:
-                hit = self._follows(pos, p.t, leader)
-            pair = self._pairs.get(key)
+            if moving is not False and _near(leader.path.bounds(), x, y, self._near_limit):
+                if moving is None:
+                    speed = me.path.speed(SPEED_WINDOW, memo=self._memo)
+                    moving = speed is not None and speed >= self.min_speed
+                    f_speed = speed or 0.0
+                if moving:
+                    hit = self._follows(pos, p.t, leader)
             if hit is not None:
+                key = (p.camera, lid, fid)
+                pair = self._pairs.get(key)
                 gap, dist, l_speed = hit
                 if pair is None:
-                    pair = self._pairs[key] = _Follow(p.track_id, p.t, p.t, p, p)
+                    pair = self._pairs[key] = _Follow(fid, p.t, p.t, p, p)
                     if (p.camera, lid) not in self._groups and leader.last is not None:
                         self._groups[(p.camera, lid)] = _Group(leader.last)
                 pair.t_ok, pair.last = p.t, p
-                pair.add(gap, dist, f_speed or 0.0, l_speed)
-            elif pair is not None and p.t - pair.t_ok > BRIDGE_SECONDS:
-                self._close(key)
-        events.extend(self._flush_idle(p.camera, p.t))
-        return events
+                pair.add(gap, dist, f_speed, l_speed)
+            elif self._pairs:
+                key = (p.camera, lid, fid)
+                pair = self._pairs.get(key)
+                if pair is not None and p.t - pair.t_ok > BRIDGE_SECONDS:
+                    self._close(key)
+        return self._flush_idle(p.camera, p.t)
 
     def end_track(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
         for key in [k for k in self._pairs if k[0] == camera and track_id in (k[1], k[2])]:
@@ -176,11 +199,10 @@ class PursuitRule:
         self, pos: tuple[float, float], t: float, leader: _Track
     ) -> tuple[float, float, float] | None:
         """(gap, distance, leader speed) when ``pos`` at ``t`` is on the leader's recent path."""
-        ts, xy = leader.path.arrays(t - self.max_gap - SPEED_WINDOW)
-        keep = ts <= t
-        ts, xy = ts[keep], xy[keep]
-        if ts.shape[0] == 0:
+        tl, xl, yl = leader.path.window(t - self.max_gap - SPEED_WINDOW, t)
+        if not tl:
             return None
+        ts, xy = np.asarray(tl, dtype=np.float64), np.column_stack([xl, yl])
         q = np.asarray(pos, dtype=np.float64)
         if ts.shape[0] == 1:
             dist, t_l = float(np.linalg.norm(xy[0] - q)), float(ts[0])
@@ -213,6 +235,8 @@ class PursuitRule:
     def _flush_idle(self, camera: str, t: float) -> list[Event]:
         """Groups whose leader has no active follower and nothing for ``max_gap`` seconds."""
         events: list[Event] = []
+        if not self._groups:
+            return events
         active = {(k[0], k[1]) for k in self._pairs}
         for key in [k for k in self._groups if k[0] == camera and k not in active]:
             group = self._groups[key]

@@ -14,6 +14,7 @@ in :attr:`SpeedRule.notes`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 from linewatch.geometry import Homography
 from linewatch.records import Event, Provenance, TrackPoint
 from linewatch.rules.crossing import observation
-from linewatch.rules.kinematics import RecentPath, theil_sen_velocity
+from linewatch.rules.kinematics import FitMemo, RecentPath
 from linewatch.rules.lines import anchor_in
 
 RULE = "speed"
@@ -70,8 +71,10 @@ class SpeedRule:
         limits_kmh: Mapping[str, float],
         max_plausible_kmh: Mapping[str, float],
         summaries: bool = True,
+        memo: FitMemo | None = None,
     ) -> None:
         self._h = dict(homographies)
+        self._memo = FitMemo() if memo is None else memo
         self.window = float(window_seconds)
         self.limits = {k.lower(): float(v) for k, v in limits_kmh.items()}
         self.plausible = {k.lower(): float(v) for k, v in max_plausible_kmh.items()}
@@ -94,7 +97,7 @@ class SpeedRule:
         if st.last is not None and p.t <= st.last.t:
             return []
         x, y = anchor_in("site", h, p)
-        if not (np.isfinite(x) and np.isfinite(y)):
+        if not (math.isfinite(x) and math.isfinite(y)):
             return []
         st.path.add(p.t, x, y)
         st.last = p
@@ -134,10 +137,10 @@ class SpeedRule:
         last = path.last
         if last is None:
             return None
-        t, xy = path.arrays(last[0] - self.window)
-        if t.shape[0] < MIN_POINTS or t[-1] - t[0] < 0.5 * self.window:
+        t, xs, ys = path.window(last[0] - self.window)
+        if len(t) < MIN_POINTS or t[-1] - t[0] < 0.5 * self.window:
             return None
-        v = theil_sen_velocity(t, xy)
+        v = self._memo.fit(t, xs, ys)
         if v is None:
             return None
         return float(np.hypot(*v)) * 3.6, float((t[0] + t[-1]) / 2)

@@ -19,8 +19,9 @@ Events: ``zone_enter`` (at the entry), ``loitering`` (as soon as the dwell passe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,8 @@ from linewatch.config import ZoneConfig
 from linewatch.geometry import (
     F64,
     Homography,
+    Polygon,
     as_polygon,
-    crossings_of_segment,
-    points_in_polygon,
 )
 from linewatch.records import Event, Provenance, TrackPoint
 from linewatch.rules.crossing import observation
@@ -49,6 +49,10 @@ class ZoneGeometry:
     frame: Frame
     points: F64
     homography: Homography | None = None
+    shape: Polygon = field(init=False, repr=False)  # prepared once for per-point queries
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", Polygon(self.points))
 
     @classmethod
     def build(
@@ -79,12 +83,13 @@ class ZoneGeometry:
         return anchor_in(self.frame, self.homography, p)
 
     def contains(self, pt: tuple[float, float]) -> bool:
-        return bool(points_in_polygon(pt, self.points))
+        return self.shape.contains_xy(float(pt[0]), float(pt[1]))
 
     def boundary_fraction(self, p0: tuple[float, float], p1: tuple[float, float]) -> float:
         """Fraction along ``p0 -> p1`` of its last meeting with the boundary (1 if none)."""
-        ring = np.vstack([self.points, self.points[:1]])
-        hits = crossings_of_segment(p0, p1, ring)
+        hits = self.shape.boundary_crossings_xy(
+            float(p0[0]), float(p0[1]), float(p1[0]), float(p1[1])
+        )
         return hits[-1].fraction if hits else 1.0
 
 
@@ -157,7 +162,7 @@ class ZoneRule:
     # ------------------------------------------------------------------ internals
     def _step(self, z: ZoneGeometry, st: _ZoneState, p: TrackPoint) -> list[Event]:
         a = z.anchor(p)
-        if not (np.isfinite(a[0]) and np.isfinite(a[1])):
+        if not (math.isfinite(a[0]) and math.isfinite(a[1])):
             return []
         inside = z.contains(a)
         prev, prev_anchor = st.prev, st.prev_anchor
