@@ -38,8 +38,6 @@ from linewatch.geometry import (
 from linewatch.pipeline import reason
 from linewatch.records import ObjectClass, TrackPoint
 from linewatch.rules.kinematics import FitMemo, RecentPath, theil_sen_xy
-from linewatch.rules.lines import LineGeometry
-from linewatch.rules.zones import ZoneGeometry
 from linewatch.tracklog import TrackLogWriter, replay
 
 FPS = 10.0
@@ -88,21 +86,21 @@ def straightforward(mp: pytest.MonkeyPatch) -> None:
     numpy Theil-Sen with np.median, no memo, the array posture for every box."""
     mp.setattr(crossing_mod, "_may_meet", lambda *a: True)
     mp.setattr(
-        LineGeometry,
+        Polyline,
         "signed_distance_xy",
         lambda self, x, y: float(signed_distance((x, y), self.points)),
     )
     mp.setattr(
-        LineGeometry, "crossings", lambda self, a, b: crossings_of_segment(a, b, self.points)
+        Polyline,
+        "crossings_xy",
+        lambda self, ax, ay, bx, by: crossings_of_segment((ax, ay), (bx, by), self.points),
     )
-    mp.setattr(ZoneGeometry, "contains", lambda self, p: bool(points_in_polygon(p, self.points)))
+    mp.setattr(Polygon, "contains_xy", lambda self, x, y: points_in_polygon((x, y), self.points))
     mp.setattr(
-        ZoneGeometry,
-        "boundary_fraction",
-        lambda self, a, b: (
-            hits[-1].fraction
-            if (hits := crossings_of_segment(a, b, np.vstack([self.points, self.points[:1]])))
-            else 1.0
+        Polygon,
+        "boundary_crossings_xy",
+        lambda self, ax, ay, bx, by: crossings_of_segment(
+            (ax, ay), (bx, by), np.vstack([self.points, self.points[:1]])
         ),
     )
     mp.setattr(kin, "theil_sen_xy", median_fit)
@@ -138,7 +136,15 @@ def test_recent_path_windows_and_bounds() -> None:
         assert path.window(since, until) == naive_window(path, since, until)
         _, xy = path.arrays()
         assert len(path) == xy.shape[0]
-        assert path.bounds() == (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+        x0, y0, x1, y1 = path.bounds()  # type: ignore[misc]
+        assert x0 <= xy[:, 0].min() and y0 <= xy[:, 1].min()  # around every point held
+        assert x1 >= xy[:, 0].max() and y1 >= xy[:, 1].max()
+    fresh = RecentPath(100.0)  # nothing expires: the box is exact
+    for k in range(30):
+        fresh.add(k * 0.1, math.sin(k), math.cos(k / 3))
+        fresh.bounds()  # grown point by point from here on
+    _, xy = fresh.arrays()
+    assert fresh.bounds() == (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
     assert path.arrays()[0][0] >= t - 2.0
 
 

@@ -232,11 +232,11 @@ class CrossingRule:
 
     # ------------------------------------------------------------------ internals
     def _step(self, line: LineGeometry, ls: _LineState, p: TrackPoint) -> Crossing | None:
-        anchor = line.anchor(p)
+        anchor = p.site if p.site is not None and line.frame == "site" else line.anchor(p)
         x, y = float(anchor[0]), float(anchor[1])
         if not (math.isfinite(x) and math.isfinite(y)):
             return None
-        d = line.signed_distance_xy(x, y)
+        d = line.shape.signed_distance_xy(x, y)
         if ls.prev is not None and ls.confirmed != 0 and _may_meet(ls, x, y, abs(d)):
             for hit in line.crossings(ls.prev_anchor, anchor):
                 leaving = hit.direction == -ls.confirmed

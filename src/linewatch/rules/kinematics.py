@@ -107,7 +107,7 @@ class RecentPath:
     window is two bisections and three slices.
     """
 
-    __slots__ = ("_bounds", "_lo", "_t", "_x", "_y", "span")
+    __slots__ = ("_bounds", "_expired", "_lo", "_t", "_x", "_y", "span")
 
     def __init__(self, span: float) -> None:
         self.span = float(span)
@@ -116,6 +116,7 @@ class RecentPath:
         self._y: list[float] = []
         self._lo = 0  # the points before this index have expired
         self._bounds: tuple[float, float, float, float] | None = None
+        self._expired = 0  # points expired since the box was computed
 
     def __len__(self) -> int:
         return len(self._t) - self._lo
@@ -124,20 +125,32 @@ class RecentPath:
         ts = self._t
         if len(ts) > self._lo and t <= ts[-1]:
             return
+        x, y = float(x), float(y)
         ts.append(float(t))
-        self._x.append(float(x))
-        self._y.append(float(y))
-        self._bounds = None
-        lo = self._lo = bisect_left(ts, t - self.span, self._lo)
+        self._x.append(x)
+        self._y.append(y)
+        b = self._bounds
+        if b is not None:  # grow the box (points expiring below leave it a little loose)
+            self._bounds = (min(b[0], x), min(b[1], y), max(b[2], x), max(b[3], y))
+        lo = bisect_left(ts, t - self.span, self._lo)
+        if lo != self._lo:
+            self._expired += lo - self._lo
+            self._lo = lo
+            if 2 * self._expired > len(ts) - lo:  # loose by many points: recompute it
+                self._bounds, self._expired = None, 0
         if lo > 64 and 2 * lo > len(ts):  # drop the expired points now and then
             del ts[:lo], self._x[:lo], self._y[:lo]
             self._lo = 0
 
     def bounds(self) -> tuple[float, float, float, float] | None:
-        """(min x, min y, max x, max y) of the points held (None when empty); cached."""
+        """(min x, min y, max x, max y) of a box around every point held (None when empty).
+
+        Kept up to date as points come, so it may still cover a few points that expired
+        since it was last computed exactly: a cheap, safe test of what is *not* near.
+        """
         if self._bounds is None and len(self._t) > self._lo:
             xs, ys = self._x[self._lo :], self._y[self._lo :]
-            self._bounds = (min(xs), min(ys), max(xs), max(ys))
+            self._bounds, self._expired = (min(xs), min(ys), max(xs), max(ys)), 0
         return self._bounds
 
     @property

@@ -183,7 +183,7 @@ class PersonDownRule:
             st = self._persons[key] = _Person(RecentPath(2 * STILL_WINDOW))
         if st.last is not None and p.t <= st.last.t:
             return []
-        pos = anchor_in("site", h, p)
+        pos = p.site if p.site is not None else anchor_in("site", h, p)
         if not (math.isfinite(pos[0]) and math.isfinite(pos[1])):
             return []
         st.last = p

@@ -129,7 +129,7 @@ class PursuitRule:
             me = tracks[p.track_id] = _Track(RecentPath(self.max_gap + 2 * SPEED_WINDOW))
         if me.last is not None and p.t <= me.last.t:
             return []
-        pos = anchor_in("site", h, p)
+        pos = p.site if p.site is not None else anchor_in("site", h, p)
         if not (math.isfinite(pos[0]) and math.isfinite(pos[1])):
             return []
         me.path.add(p.t, pos[0], pos[1])

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from linewatch.geometry import Homography
-from linewatch.records import Event, Provenance, TrackPoint
+from linewatch.records import Event, ObjectClass, Provenance, TrackPoint
 from linewatch.rules.crossing import observation
 from linewatch.rules.kinematics import FitMemo, RecentPath
 from linewatch.rules.lines import anchor_in
@@ -78,6 +78,9 @@ class SpeedRule:
         self.window = float(window_seconds)
         self.limits = {k.lower(): float(v) for k, v in limits_kmh.items()}
         self.plausible = {k.lower(): float(v) for k, v in max_plausible_kmh.items()}
+        # per class, looked up on every observation (ObjectClass.label builds a string)
+        self._max = {c: self.plausible.get(c.label, math.inf) for c in ObjectClass}
+        self._limit_of = {c: self.limits.get(c.label) for c in ObjectClass}
         self.summaries = summaries
         self.notes = [
             f"speed: camera {cam!r} is not calibrated; no speed events for it"
@@ -96,7 +99,7 @@ class SpeedRule:
             st = self._tracks[key] = _SpeedState(RecentPath(self.window))
         if st.last is not None and p.t <= st.last.t:
             return []
-        x, y = anchor_in("site", h, p)
+        x, y = p.site if p.site is not None else anchor_in("site", h, p)
         if not (math.isfinite(x) and math.isfinite(y)):
             return []
         st.path.add(p.t, x, y)
@@ -105,8 +108,7 @@ class SpeedRule:
         if est is None:
             return []
         kmh, t_mid = est
-        label = p.cls.label
-        if kmh > self.plausible.get(label, np.inf):
+        if kmh > self._max[p.cls]:
             st.rejected += 1
             return []
         if st.n == 0:
@@ -146,7 +148,7 @@ class SpeedRule:
         return float(np.hypot(*v)) * 3.6, float((t[0] + t[-1]) / 2)
 
     def _limit(self, st: _SpeedState, p: TrackPoint, kmh: float, t: float) -> list[Event]:
-        limit = self.limits.get(p.cls.label)
+        limit = self._limit_of[p.cls]
         ep = st.episode
         if ep is not None:
             if kmh < ep.limit * END_RATIO:

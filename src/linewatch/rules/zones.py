@@ -161,10 +161,10 @@ class ZoneRule:
 
     # ------------------------------------------------------------------ internals
     def _step(self, z: ZoneGeometry, st: _ZoneState, p: TrackPoint) -> list[Event]:
-        a = z.anchor(p)
+        a = p.site if p.site is not None and z.frame == "site" else z.anchor(p)
         if not (math.isfinite(a[0]) and math.isfinite(a[1])):
             return []
-        inside = z.contains(a)
+        inside = z.shape.contains_xy(float(a[0]), float(a[1]))
         prev, prev_anchor = st.prev, st.prev_anchor
         st.prev, st.prev_anchor = p, a
         events: list[Event] = []
