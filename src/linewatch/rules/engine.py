@@ -9,6 +9,7 @@ ends every rule drops its state for that track, so a 24 h stream keeps bounded s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from linewatch.config import SiteConfig
 from linewatch.geometry import Homography
@@ -158,21 +159,35 @@ class RuleEngine:
     # ------------------------------------------------------------------ internals
     def _observe(self, p: TrackPoint) -> list[Event]:
         events: list[Event] = []
+        if self.speed is not None:  # first: crossings report the smoothed speed
+            events.extend(self.speed.observe(p))
         if self.crossing is not None:
             crossings = self.crossing.observe(p)
             if self._emit_crossings:
-                events.extend(self.crossing.event(c) for c in crossings)
+                events.extend(self._with_speed(self.crossing.event(c)) for c in crossings)
             if self.incursion is not None:
                 events.extend(self.incursion.observe(p, crossings))
         if self.zones is not None:
             events.extend(self.zones.observe(p))
-        if self.speed is not None:
-            events.extend(self.speed.observe(p))
         if self.pursuit is not None:
             events.extend(self.pursuit.observe(p))
         if self.person_down is not None:
             events.extend(self.person_down.observe(p))
         return events
+
+    def _with_speed(self, ev: Event) -> Event:
+        """A crossing with the speed rule's smoothed speed (over its window) as
+        ``speed_kmh``; the plain displacement across the line stays as ``speed_across_kmh``."""
+        kmh = None if self.speed is None else self.speed.current_kmh(ev.camera, ev.track_ids[0])
+        if kmh is None:
+            return ev
+        attrs = dict(ev.attributes)
+        if "speed_kmh" in attrs:
+            attrs["speed_across_kmh"] = attrs["speed_kmh"]
+        attrs["speed_kmh"] = round(kmh, 2)
+        assert self.speed is not None
+        attrs["speed_window_seconds"] = self.speed.window
+        return replace(ev, attributes=attrs)
 
     def _end(self, camera: str, track_id: int, footage_end: bool = False) -> list[Event]:
         events: list[Event] = []

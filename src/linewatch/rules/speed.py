@@ -57,6 +57,7 @@ class _SpeedState:
     rejected: int = 0
     episode: _Episode | None = None
     last: TrackPoint | None = None
+    current: float | None = None  # the latest plausible estimate (km/h)
 
 
 class SpeedRule:
@@ -111,6 +112,7 @@ class SpeedRule:
         if kmh > self._max[p.cls]:
             st.rejected += 1
             return []
+        st.current = kmh
         if st.n == 0:
             st.t_first = t_mid
         st.n += 1
@@ -133,6 +135,11 @@ class SpeedRule:
 
     def state_size(self) -> int:
         return len(self._tracks)
+
+    def current_kmh(self, camera: str, track_id: int) -> float | None:
+        """The track's latest plausible speed over the smoothing window (None: unknown)."""
+        st = self._tracks.get((camera, track_id))
+        return None if st is None else st.current
 
     # ------------------------------------------------------------------ internals
     def _estimate(self, path: RecentPath) -> tuple[float, float] | None:
