@@ -6,12 +6,18 @@ several cameras and batch their full-frame runs together). Times are stream time
 1. **Full run** (the model on the whole frame) on the camera's first frame; when
    ``refresh_seconds`` have passed since the last full run; when more than
    ``scene_change_fraction`` of the image moved (lighting change, camera shake); when the
-   crops below would cost more than ``max_crop_share`` of a full run (input pixels); and,
-   for a model with a fixed input size (no crops), whenever the model has to run at all.
+   crops of step 4 would cost more than ``max_crop_share`` of a full run (input pixels);
+   and, for a model with a fixed input size (no crops), whenever step 4 would run.
 2. **No motion and no re-check due**: the model does not run; the last detections are
    re-emitted unchanged (same boxes, same scores). A static scene costs decoding plus the
    motion mask (:mod:`~linewatch.detect.motionmask`).
-3. **Motion, or a re-check due** (``recheck_seconds`` since the last check): regions are
+3. **Carry**: when there is motion, no re-check is due and the model ran on the previous
+   frame (at most ``carry_frames`` frames in a row are carried), the model does not run:
+   the last boxes move along the sparse optical flow between the two frames
+   (:mod:`~linewatch.detect.flow`), keeping their size, score and class. With
+   ``carry_unexplained=False`` a frame is carried only when every motion blob touches a
+   previous box (a newcomer then gets the model at once; else at most one frame late).
+4. **Crops**: otherwise (motion, or a re-check due every ``recheck_seconds``) regions are
    built from the motion blobs, plus, on a re-check, every previous detection (so a person
    lying still is confirmed or dropped at that rate). Each blob is grown to cover the
    previous detections it touches (a moving limb brings its whole person), expanded by a
@@ -65,15 +71,17 @@ class CroppableDetector(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class GatingParams:
-    recheck_seconds: float = 1.0
-    refresh_seconds: float = 10.0
-    carry_frames: int = 1
-    carry_unexplained: bool = True
-    margin_frac: float = 0.03
+    """The policy's knobs (see the module docstring); times in stream seconds."""
+
+    recheck_seconds: float = 1.0  # previous boxes re-checked with crops this often
+    refresh_seconds: float = 10.0  # the whole frame re-detected this often
+    carry_frames: int = 1  # frames in a row carried along the flow (0: never)
+    carry_unexplained: bool = True  # carry even when a blob touches no previous box
+    margin_frac: float = 0.03  # crop margin, share of the image's longer side
     min_margin_px: int = 16
-    max_crop_share: float = 0.6
-    scene_change_fraction: float = 0.5
-    edge_px: float = 2.0
+    max_crop_share: float = 0.6  # crops costlier than this share of a whole frame: whole
+    scene_change_fraction: float = 0.5  # this much of the image moved: whole frame
+    edge_px: float = 2.0  # a fresh box this close to an inner region border is truncated
     mask: MotionMaskParams = field(default_factory=MotionMaskParams)
 
 
@@ -89,7 +97,7 @@ class GateStats:
     regions: int = 0  # crops run
     crop_input_px: int = 0
     full_input_px: int = 0
-    #: why full runs happened: first, recheck, scene, no_crops, cost
+    #: why whole frames ran: first, refresh, scene, cost, recheck / no_crops (fixed size)
     full_reasons: dict[str, int] = field(default_factory=dict)
 
     def model_share(self) -> float:
@@ -226,8 +234,6 @@ class MotionGatedDetector:
             blobs = np.concatenate([blobs, np.round(st.last.xyxy).astype(np.int32)])
         if blobs.shape[0] == 0:
             return _Plan("reuse")
-        if not self.detector.supports_crops:
-            return self._full("recheck" if recheck else "no_crops")
         if (
             not recheck
             and st.carried < p.carry_frames
@@ -236,6 +242,8 @@ class MotionGatedDetector:
             and (p.carry_unexplained or _explained(motion.boxes, st.last.xyxy))
         ):
             return _Plan("carry", motion=motion)
+        if not self.detector.supports_crops:
+            return self._full("recheck" if recheck else "no_crops")
         w, h = frame.size
         rois = self.regions(blobs, st.last.xyxy, w, h)
         full = self.detector.frame_letterbox(w, h)

@@ -242,3 +242,44 @@ def evaluate_detections(
             valid = rows.conf != 0
             scorer.add(dets, rows.xyxy[valid], rows.xyxy[~valid])
     return scorer.result(getattr(detector, "name", type(detector).__name__))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m linewatch.eval.detections GT VIDEO --detector JSON [--fps F] [--json OUT]``"""
+    import argparse
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from linewatch.config import DetectorConfig
+
+    ap = argparse.ArgumentParser(description="Score a detector against MOT ground truth.")
+    ap.add_argument("gt", type=Path)
+    ap.add_argument("video", type=Path)
+    ap.add_argument("--detector", default='{"type": "motion"}', help="detector config (JSON)")
+    ap.add_argument("--fps", type=float, default=None, help="the footage's real frame rate")
+    ap.add_argument("--frame-offset", type=int, default=1)
+    ap.add_argument("--classes", default="person")
+    ap.add_argument("--max-frames", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="also write the metrics here")
+    args = ap.parse_args(argv)
+    try:
+        cfg = TypeAdapter(DetectorConfig).validate_json(args.detector)
+    except ValidationError as e:
+        ap.error(f"--detector: {e}")
+    m = evaluate_detections(
+        args.gt,
+        args.video,
+        cfg,
+        frame_offset=args.frame_offset,
+        fps=args.fps,
+        classes=tuple(args.classes.split(",")),
+        max_frames=args.max_frames,
+    )
+    print(m.table())
+    if args.json is not None:
+        args.json.write_text(m.to_json(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
