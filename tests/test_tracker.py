@@ -426,3 +426,19 @@ def test_pets09_yolox_regression(pets_yolox: list[Detections]) -> None:
     m = evaluate_tracks(PETS / "gt.txt", _track_mot_frames(pets_yolox, TrackerConfig()))
     assert m.idf1 >= PETS_IDF1 - 0.01, m
     assert m.hota >= PETS_HOTA - 0.01, m
+
+
+def test_keypoints_reach_the_track_points() -> None:
+    """A pose plug-in's keypoints travel with the detection into the track's points."""
+    from linewatch.config import TrackerConfig
+    from linewatch.records import Detections
+    from linewatch.track.tracker import Tracker
+
+    tracker = Tracker(TrackerConfig(), "cam")
+    points = []
+    for f in range(6):
+        box = [[100 + 2 * f, 100, 120 + 2 * f, 160]]
+        kps = np.full((1, 17, 3), [110 + 2 * f, 130, 0.9], dtype=np.float32)
+        points += tracker.update(Detections(box, [0.95], [1], kps), f / 10, f).points
+    assert points and all(p.keypoints is not None and len(p.keypoints) == 17 for p in points)
+    assert points[-1].keypoints is not None and points[-1].keypoints[0][0] == pytest.approx(120.0)

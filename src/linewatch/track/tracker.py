@@ -82,6 +82,14 @@ class _Obs:
     frame: int
     box: tuple[float, float, float, float]
     score: float
+    keypoints: tuple[tuple[float, float, float], ...] | None = None
+
+
+def _obs(dets: Detections, di: int, t: float, frame: int) -> _Obs:
+    kps = None
+    if dets.keypoints is not None:
+        kps = tuple((float(x), float(y), float(c)) for x, y, c in dets.keypoints[di])
+    return _Obs(t, frame, _box(dets.xyxy[di]), float(dets.score[di]), kps)
 
 
 @dataclass(slots=True)
@@ -275,7 +283,7 @@ class Tracker:
     # ------------------------------------------------------------------ lifecycle
     def _apply(self, key: int, dets: Detections, di: int, t: float, frame: int) -> list[TrackPoint]:
         tr = self._tracks[key]
-        obs = _Obs(t, frame, _box(dets.xyxy[di]), float(dets.score[di]))
+        obs = _obs(dets, di, t, frame)
         z = xyxy_to_cxcywh(dets.xyxy[di])[0]
         scale = 1.0 if dets.score[di] >= self.config.high_score else 2.0
         tr.kf.update(z, meas_scale=scale)
@@ -292,7 +300,7 @@ class Tracker:
 
     def _start(self, dets: Detections, di: int, t: float, frame: int) -> list[TrackPoint]:
         z = xyxy_to_cxcywh(dets.xyxy[di])[0]
-        obs = _Obs(t, frame, _box(dets.xyxy[di]), float(dets.score[di]))
+        obs = _obs(dets, di, t, frame)
         tr = _Track(kf=BoxKalman(z, self._noise), last=obs)
         tr.votes[int(dets.cls[di])] = 1
         self._observe(tr, t, z)
@@ -368,6 +376,7 @@ class Tracker:
             box=obs.box,
             cls=tr.cls(),
             score=obs.score,
+            keypoints=obs.keypoints,
         )
 
 
