@@ -15,7 +15,10 @@ Per frame
        still covers more than 60 % of the image (lights switched, camera moved) gives no
        detections.
     3. Morphology: open (3x3, removes speckle) then close (kernel about 1/60 of the working
-       image's short side) to merge the fragments of one object.
+       image's short side) to merge the fragments of one object. Larger or upright
+       (taller than wide) kernels merged split cars on street.mp4 at downscale 2 but
+       joined swaying foliage to the cars at downscale 1, cost detection recall on PETS09
+       or merged the demo's actors (docs/street.md): 1/60 stays.
     4. Blobs: outer contours (``findContours``, ten times faster here than
        ``connectedComponentsWithStats``, which took 3-6 ms a frame at 768x576); a blob's area
        is its outline's pixel count, holes filled; blobs smaller than ``min_area_px`` (pixels
@@ -44,14 +47,24 @@ Still objects (``freeze``)
 
     MOG2 has no per-pixel learning rate, so ``freeze(boxes)`` makes a composite: inside
     the protected boxes (enlarged by 15 %) the frame is replaced by MOG2's current
-    background image before ``apply`` (the model re-learns its own background there, so
-    the object is never absorbed), and foreground inside those boxes comes from the colour
-    distance between the frame and that background image (squared distance over the
-    channels > ``var_threshold * 16``). Cost: one ``getBackgroundImage`` (about 3 ms at
-    640x352) on frames with protected boxes. The boxes stay protected until the next
-    ``freeze`` call (``freeze(None)`` clears them). Caution for the caller: protect only
-    objects that were seen moving: a protected *ghost* (the empty place a parked car left)
-    is never absorbed either.
+    background image before the learning ``apply`` (the model re-learns its own background
+    there, so the object is never absorbed), and foreground inside those boxes is MOG2's
+    verdict on the real frame from an ``apply`` with learning rate 0, shadow-labelled
+    pixels included (MOG2's shadow rule also fits a dark-clothed person lying on a lighter
+    road). Cost, on frames with a box in use: one more ``apply`` and one
+    ``getBackgroundImage`` (about 1 and 3 ms at 640x352). The boxes stay requested until
+    the next ``freeze`` call (``freeze(None)`` clears them).
+
+    A requested box is *used* only while its object is still and there: under 10 % of
+    its pixels changed by more than 20 levels since the previous frame, and MOG2 finds at
+    least 25 % of it foreground (shadows not counted); otherwise MOG2 learns the real frame
+    there. Before this gate every box the pipeline's StillGuard handed over (every track
+    that ever moved, kept while lost) was frozen, and its foreground came from a fixed
+    colour distance: foliage, leaf shadows, exposure steps and H.264 artefacts became
+    permanent foreground merging with passing cars (street.mp4: 9 of 17 crossings
+    invented, now 2; PETS09 crossing F1 0.791, now 0.940; docs/street.md). Caution: a
+    protected *ghost* (where an object present in the first frames was) is still and
+    differs from the background: it is kept too.
 """
 
 from __future__ import annotations
@@ -72,12 +85,18 @@ __all__ = ["MotionDetector", "classify", "metric_size"]
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
+#: a protected region: its slices in the working image (box enlarged by _PROTECT_GROW) and
+#: the box itself as slices relative to that region
+_Region = tuple[tuple[slice, slice], tuple[slice, slice]]
 
 _BACKGROUND_RATIO = 0.9  # MOG2's default; 0.7-0.8 absorbed slower but doubled foliage noise
 _MAX_FG_FRACTION = 0.6  # more foreground than this: a global change, not objects
+_CLOSE_DIVISOR = 60  # closing kernel: the working image's short side / this (odd, >= 3)
 _MERGE_OVERLAP = 0.5  # intersection / smaller box area above which two boxes merge
 _PROTECT_GROW = 0.15  # protected boxes are enlarged by this fraction of their size
-_VAR_REF = 16.0  # reference noise variance for the colour test in protected boxes
+_STILL_DIFF = 20.0  # a pixel changed by more than this since the previous frame: moving
+_STILL_MAX_MOVING = 0.1  # a protected box is still when fewer of its pixels are moving
+_PROTECT_MIN_FILL = 0.25  # ... and MOG2 finds this much of it foreground
 _GAIN_STEP = 4  # exposure gain from every 4th pixel in each direction
 _GAIN_BG_EVERY = 10  # refresh the background sample for the gain every 10 frames
 _GAIN_MIN = 0.01  # gains closer to 1 than this are not applied
@@ -126,6 +145,12 @@ def classify(size_m: npt.ArrayLike) -> npt.NDArray[np.int16]:
     return cls
 
 
+def _span(lo: int, hi: int, size: int) -> slice:
+    """``lo:hi`` clipped to ``0:size``, at least one element long (``size`` >= 1)."""
+    lo = min(max(0, lo), size - 1)
+    return slice(lo, min(max(lo + 1, hi), size))
+
+
 def _merge_boxes(boxes: F32, areas: F32) -> tuple[F32, F32]:
     """Union boxes whose intersection exceeds ``_MERGE_OVERLAP`` of the smaller one."""
     bx = [b.copy() for b in boxes]
@@ -167,6 +192,7 @@ class MotionDetector:
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close: U8 | None = None
         self._bg_sample: F32 | None = None
+        self._prev: U8 | None = None
         self.frames_seen = 0
         #: last exposure gain applied to the frame (1.0: none)
         self.gain = 1.0
@@ -179,6 +205,7 @@ class MotionDetector:
         self._protected = np.zeros((0, 4), dtype=np.float32)
         self._mask = None
         self._bg_sample = None
+        self._prev = None
         self.frames_seen = 0
         self.gain = 1.0
 
@@ -227,6 +254,7 @@ class MotionDetector:
             self._shape = shape
             self._close = None
             self._bg_sample = None
+            self._prev = None
             self.frames_seen = 0
         return image
 
@@ -251,11 +279,11 @@ class MotionDetector:
 
     def _close_kernel(self, shape: tuple[int, ...]) -> U8:
         if self._close is None:
-            k = max(3, round(min(shape[:2]) / 60)) | 1
+            k = max(3, round(min(shape[:2]) / _CLOSE_DIVISOR)) | 1
             self._close = cast(U8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         return self._close
 
-    def _protected_slices(self, shape: tuple[int, int]) -> list[tuple[slice, slice]]:
+    def _protected_slices(self, shape: tuple[int, int]) -> list[_Region]:
         d = float(self.cfg.downscale)
         h, w = shape
         out = []
@@ -263,29 +291,62 @@ class MotionDetector:
             gx, gy = (x1 - x0) * _PROTECT_GROW / 2, (y1 - y0) * _PROTECT_GROW / 2
             xa, xb = max(0, int(x0 - gx)), min(w, int(np.ceil(x1 + gx)))
             ya, yb = max(0, int(y0 - gy)), min(h, int(np.ceil(y1 + gy)))
-            if xb > xa and yb > ya:
-                out.append((slice(ya, yb), slice(xa, xb)))
+            if xb <= xa or yb <= ya:
+                continue
+            # the box itself (not enlarged), relative to the enlarged region, never empty
+            cx = _span(int(x0) - xa, int(np.ceil(x1)) - xa, xb - xa)
+            cy = _span(int(y0) - ya, int(np.ceil(y1)) - ya, yb - ya)
+            out.append(((slice(ya, yb), slice(xa, xb)), (cy, cx)))
+        return out
+
+    def _still(self, small: U8, prev: U8 | None, regions: list[_Region]) -> list[_Region]:
+        """The protected regions whose box content did not change since the last frame."""
+        if prev is None:
+            return []
+        out = []
+        for region in regions:
+            sl, core = region
+            a = small[sl][core].astype(np.int16)
+            b = prev[sl][core].astype(np.int16)
+            moving = (np.abs(a - b).max(axis=2) > _STILL_DIFF).mean()
+            if moving <= _STILL_MAX_MOVING:
+                out.append(region)
         return out
 
     def _foreground(self, small: U8) -> U8:
-        """Binary (0/255) foreground at working resolution; learns the background."""
+        """Binary (0/255) foreground at working resolution; learns the background.
+
+        Protected regions are kept out of the background model only while the object in
+        them is *still* (its box content unchanged since the previous frame) and still
+        there (MOG2, asked without learning, finds at least ``_PROTECT_MIN_FILL`` of its box
+        foreground): a moving object needs no protection, and a region whose object left,
+        or that only flickers (foliage, leaf shadows, compression noise), is learnt
+        normally. Inside a used region the foreground is that verdict, shadow-labelled
+        pixels included. (The extra ``apply`` also advances MOG2's frame count, so its
+        automatic learning rate reaches ``1 / history`` sooner.)
+        """
         mog = self._mog
         assert mog is not None
+        prev, self._prev = self._prev, small
         regions = self._protected_slices(self._shape or (0, 0)) if self.frames_seen else []
-        if not regions:
+        regions = self._still(small, prev, regions)
+        kept: list[tuple[slice, slice]] = []
+        if regions:
+            verdict = mog.apply(small, learningRate=0)  # no learning: 0, 127 shadow, 255
+            kept = [
+                sl for sl, core in regions if (verdict[sl][core] > 127).mean() >= _PROTECT_MIN_FILL
+            ]
+        if not kept:
             raw = mog.apply(small, learningRate=-1)
             return cast(U8, cv2.threshold(raw, 127, 255, cv2.THRESH_BINARY)[1])
         bg = mog.getBackgroundImage()
         composite = small.copy()
-        for sl in regions:
+        for sl in kept:
             composite[sl] = bg[sl]
         raw = mog.apply(composite, learningRate=-1)
         fg = cast(U8, cv2.threshold(raw, 127, 255, cv2.THRESH_BINARY)[1])
-        limit = self.cfg.var_threshold * _VAR_REF
-        for sl in regions:
-            diff = small[sl].astype(np.float32) - bg[sl].astype(np.float32)
-            inside = (diff * diff).sum(axis=2) > limit
-            fg[sl][inside] = 255
+        for sl in kept:
+            fg[sl][verdict[sl] > 0] = 255
         return fg
 
     def _blobs(self, fg: U8) -> Detections:
