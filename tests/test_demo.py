@@ -41,8 +41,11 @@ def test_crossings_match_the_ground_truth(demo: DemoResult) -> None:
 def test_the_pursuer_crosses_and_returns_on_one_track(demo: DemoResult) -> None:
     """The temporary incursion needs both of pursuer 1's crossings on the same track."""
     (inc,) = demo.truth.expected.incursions
-    tracks = {ev["track_ids"][0] for ev in _crossings(demo) if demo.actors.get(
-        ev["track_ids"][0]) == inc.actor}
+    tracks = {
+        ev["track_ids"][0]
+        for ev in _crossings(demo)
+        if demo.actors.get(ev["track_ids"][0]) == inc.actor
+    }
     assert len(tracks) == 1
 
 
@@ -73,3 +76,47 @@ def test_demo_json_cli(tmp_path: Path) -> None:
         assert ev["direction"] == exp["direction"]
         assert data["actors"][str(ev["track_ids"][0])] == exp["actor"]
         assert abs(ev["t_start"] - exp["t"]) <= 0.5
+
+
+def _one(events: list[dict], kind: str) -> dict:
+    found = [e for e in events if e["kind"] == kind]
+    assert len(found) == 1, (kind, found)
+    return found[0]
+
+
+def test_vehicle_speed_at_the_crossing(demo: DemoResult) -> None:
+    (exp,) = demo.truth.expected.speeds
+    ev = next(e for e in _crossings(demo) if demo.actors.get(e["track_ids"][0]) == exp.actor)
+    assert abs(ev["attributes"]["speed_kmh"] - exp.speed_kmh) <= 0.1 * exp.speed_kmh
+
+
+def test_temporary_incursion_time_and_depth(demo: DemoResult) -> None:
+    (exp,) = demo.truth.expected.incursions
+    ev = _one(demo.events, "incursion")
+    assert demo.actors.get(ev["track_ids"][0]) == exp.actor
+    assert abs(ev["t_start"] - exp.t_cross) <= 0.5
+    assert abs(ev["t_end"] - exp.t_return) <= 0.5
+    assert abs(ev["attributes"]["max_depth"] - exp.max_depth) <= 0.5
+    assert ev["attributes"]["returned"] is True
+
+
+def test_pursuit_leader_and_followers(demo: DemoResult) -> None:
+    (exp,) = demo.truth.expected.pursuits
+    ev = _one(demo.events, "pursuit")
+    names = [demo.actors.get(t) for t in ev["track_ids"]]
+    assert names[0] == exp.leader
+    assert set(names[1:]) == set(exp.followers)
+
+
+@pytest.mark.xfail(
+    reason="known gap (issue 'One site map'): with the motion detector the driver's fall can "
+    "split his track (seed 3) and merged blobs of the rescuers reach him early (seed 7)",
+    strict=False,
+)
+def test_driver_down_and_time_to_assistance(demo: DemoResult) -> None:
+    (exp,) = demo.truth.expected.persons_down
+    ev = _one(demo.events, "person_down")
+    assert demo.actors.get(ev["track_ids"][0]) == exp.actor
+    assert abs(ev["attributes"]["t_down"] - exp.t_down) <= 0.5
+    assert exp.t_assist is not None and ev["attributes"]["assisted"] is True
+    assert abs(ev["attributes"]["t_assistance"] - exp.t_assist) <= 0.5

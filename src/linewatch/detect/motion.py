@@ -366,7 +366,9 @@ class MotionDetector:
         rects = np.array([cv2.boundingRect(contours[int(i)]) for i in keep], dtype=np.float32)
         areas = areas[keep]
         x, y, bw, bh = rects.T
-        boxes = np.stack([x, y, x + bw, y + bh], axis=1) * np.float32(d)
+        # a blob's boundary pixels are only partly the object (edges, blur, noise): its edge
+        # is estimated at their centres, half a working pixel inside the pixel extent
+        boxes = np.stack([x + 0.5, y + 0.5, x + bw - 0.5, y + bh - 0.5], axis=1) * np.float32(d)
         boxes, areas = _merge_boxes(boxes, areas)
         box_area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
         fill = np.clip(areas / box_area, 0.0, 1.0)

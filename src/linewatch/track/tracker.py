@@ -63,7 +63,10 @@ _MAX_PENDING = 128
 #: observations kept per track for the speed estimate (bounded state)
 _HISTORY = 24
 #: pairs whose heights differ more than this factor are never associated
-_MAX_HEIGHT_RATIO = 2.5
+_MAX_HEIGHT_RATIO = 4.0
+#: a detection whose foot point is within this many (track) box heights of the track's
+#: last foot point passes the gate whatever its shape (a person falling where he stands)
+_FOOT_GATE = 0.35
 #: the same for low-score detections (often a head or a half person during occlusion)
 _LOW_HEIGHT_RATIO = 1.5
 
@@ -260,6 +263,7 @@ class Tracker:
         stationary track, which reappears where it was)."""
         cfg = self.config
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+        feet = np.stack([centres[:, 0], boxes[:, 3]], axis=1)
         out = np.zeros((len(keys), len(boxes)), dtype=bool)
         for i, k in enumerate(keys):
             tr = self._tracks[k]
@@ -270,8 +274,13 @@ class Tracker:
             m2_stop = (((centres - last) ** 2) / var).sum(axis=1)
             d_stop = np.hypot(*(centres - last).T) / tr.kf.height
             cap = cfg.stationary_gate_distance if tr.still else cfg.max_gate_distance
-            out[i] = ((m2_pred <= cfg.gate_sigmas**2) & (dist[i] <= cap)) | (
-                (m2_stop <= cfg.gate_sigmas**2) & (d_stop <= cap)
+            # a third hypothesis: the object changed shape where it stands (a person who
+            # falls): its foot point stays put while its centre drops and its box flattens
+            d_foot = np.hypot(feet[:, 0] - (x1 + x2) / 2, feet[:, 1] - y2) / tr.kf.height
+            out[i] = (
+                ((m2_pred <= cfg.gate_sigmas**2) & (dist[i] <= cap))
+                | ((m2_stop <= cfg.gate_sigmas**2) & (d_stop <= cap))
+                | (d_foot <= _FOOT_GATE)
             )
         return out
 
