@@ -63,9 +63,9 @@ _MAX_PENDING = 128
 #: observations kept per track for the speed estimate (bounded state)
 _HISTORY = 24
 #: pairs whose heights differ more than this factor are never associated
-_MAX_HEIGHT_RATIO = 4.0
-#: a detection whose foot point is within this many (track) box heights of the track's
-#: last foot point passes the gate whatever its shape (a person falling where he stands)
+_MAX_HEIGHT_RATIO = 2.5
+#: a flatter detection whose foot point is within this many (track) box heights of the
+#: track's last foot point may match whatever its height ratio (a person falling)
 _FOOT_GATE = 0.35
 #: the same for low-score detections (often a head or a half person during occlusion)
 _LOW_HEIGHT_RATIO = 1.5
@@ -246,6 +246,8 @@ class Tracker:
         if gated:
             allowed |= self._gates(keys, boxes, dist) & ~tentative[:, None]
         allowed &= height_ratio(pred, boxes) <= max_ratio
+        if gated:
+            allowed |= self._fallen(keys, boxes) & ~tentative[:, None]
         cost = 1.0 - iou + _DIST_WEIGHT * dist + _TENTATIVE_PENALTY * tentative[:, None]
         cost = np.where(allowed, cost, FORBIDDEN)
         pairs, rows_left, cols_left = assign(cost, max_cost=FORBIDDEN / 2)
@@ -263,7 +265,6 @@ class Tracker:
         stationary track, which reappears where it was)."""
         cfg = self.config
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
-        feet = np.stack([centres[:, 0], boxes[:, 3]], axis=1)
         out = np.zeros((len(keys), len(boxes)), dtype=bool)
         for i, k in enumerate(keys):
             tr = self._tracks[k]
@@ -274,14 +275,23 @@ class Tracker:
             m2_stop = (((centres - last) ** 2) / var).sum(axis=1)
             d_stop = np.hypot(*(centres - last).T) / tr.kf.height
             cap = cfg.stationary_gate_distance if tr.still else cfg.max_gate_distance
-            # a third hypothesis: the object changed shape where it stands (a person who
-            # falls): its foot point stays put while its centre drops and its box flattens
-            d_foot = np.hypot(feet[:, 0] - (x1 + x2) / 2, feet[:, 1] - y2) / tr.kf.height
-            out[i] = (
-                ((m2_pred <= cfg.gate_sigmas**2) & (dist[i] <= cap))
-                | ((m2_stop <= cfg.gate_sigmas**2) & (d_stop <= cap))
-                | (d_foot <= _FOOT_GATE)
+            out[i] = ((m2_pred <= cfg.gate_sigmas**2) & (dist[i] <= cap)) | (
+                (m2_stop <= cfg.gate_sigmas**2) & (d_stop <= cap)
             )
+        return out
+
+    def _fallen(self, keys: list[int], boxes: npt.NDArray[np.float32]) -> Vec:
+        """Pairs where the object changed shape where it stands (a person who falls): the
+        detection's foot point is within ``_FOOT_GATE`` box heights of the track's last foot
+        point and its box is flatter. These pass whatever the height ratio."""
+        feet_x = (boxes[:, 0] + boxes[:, 2]) / 2.0
+        heights = boxes[:, 3] - boxes[:, 1]
+        out = np.zeros((len(keys), len(boxes)), dtype=bool)
+        for i, k in enumerate(keys):
+            tr = self._tracks[k]
+            x1, y1, x2, y2 = tr.last.box
+            d_foot = np.hypot(feet_x - (x1 + x2) / 2, boxes[:, 3] - y2) / max(y2 - y1, 1.0)
+            out[i] = (d_foot <= _FOOT_GATE) & (heights < y2 - y1)
         return out
 
     def _observe(self, tr: _Track, t: float, z: Vec) -> None:
