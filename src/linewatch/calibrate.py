@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from linewatch.annotate import CameraOverlay, draw_overlay
 from linewatch.config import CameraConfig, ConfigError, SiteConfig
+from linewatch.eval.mot import read_mot_rows
 from linewatch.geometry import F64, Homography, as_points
 from linewatch.records import Frame
 
@@ -191,7 +192,7 @@ def fit_from_mot_world(
     or only ``max_pairs`` of their rows spread over the image when given (what a user would
     pick by hand). Rows of every ``conf`` are used (they are all people on the ground).
     """
-    rows = np.loadtxt(Path(gt_path), delimiter=",", ndmin=2)
+    rows = read_mot_rows(gt_path)
     foot, world = mot_foot_world(rows)
     ids = rows[:, 1].astype(np.int64)
     if holdout_every < 2:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linewatch.config import CameraConfig, SiteConfig
+from linewatch.eval.mot import read_mot_rows
 from linewatch.geometry import Homography
 from linewatch.records import Event, ObjectClass, TrackPoint
 from linewatch.rules.engine import RuleEngine
@@ -62,23 +63,7 @@ def only_rules_for(cfg: SiteConfig, kinds: Iterable[str]) -> SiteConfig:
 
 def load_mot_rows(path: str | Path) -> npt.NDArray[np.float64]:
     """MOT rows ``frame,id,left,top,width,height,conf[,x,y,z]`` as an ``(N, >=7)`` array."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: ground-truth tracks not found")
-    lines = [
-        ln.replace(",", " ").split()
-        for ln in p.read_text(encoding="utf-8").splitlines()
-        if ln.strip() and not ln.lstrip().startswith("#")
-    ]
-    try:
-        rows = np.array([[float(v) for v in ln] for ln in lines], dtype=np.float64)
-    except ValueError as e:
-        raise ValueError(f"{p}: not MOT format ({e})") from None
-    if rows.size == 0:
-        return np.zeros((0, 7))
-    if rows.ndim != 2 or rows.shape[1] < 7:
-        raise ValueError(f"{p}: MOT rows need at least 7 columns (frame,id,l,t,w,h,conf)")
-    return rows
+    return read_mot_rows(path)
 
 
 def pick_camera(cfg: SiteConfig, camera: str | None) -> CameraConfig:

@@ -40,11 +40,13 @@ class MotFrame:
 MotRows = Mapping[int, MotFrame]
 
 
-def parse_mot(text: str, origin: str = "MOT text") -> dict[int, MotFrame]:
-    """Parse MOT-format text (comma or whitespace separated) into frames."""
+def parse_mot_rows(text: str, origin: str = "MOT text") -> npt.NDArray[np.float64]:
+    """MOT-format text (comma or whitespace separated, ``#`` comments) as an ``(N, >=7)``
+    array of rows, every column kept (MOT15's world x, y, z included); a missing ``conf``
+    column (6-column files) reads as 1."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
-        return {}
+        return np.zeros((0, 7))
     try:
         data = np.array(
             [[float(v) for v in ln.replace(",", " ").split()] for ln in lines], dtype=np.float64
@@ -52,10 +54,18 @@ def parse_mot(text: str, origin: str = "MOT text") -> dict[int, MotFrame]:
     except ValueError as e:
         raise ValueError(f"{origin}: not MOT format ({e})") from None
     if data.ndim != 2 or data.shape[1] < 6:
-        raise ValueError(f"{origin}: MOT rows need at least 6 columns (frame,id,l,t,w,h)")
+        raise ValueError(
+            f"{origin}: MOT rows need at least 6 columns (frame,id,l,t,w,h), usually "
+            "7 columns with conf"
+        )
     if data.shape[1] == 6:
         data = np.concatenate([data, np.ones((len(data), 1))], axis=1)
-    return from_array(data)
+    return data
+
+
+def parse_mot(text: str, origin: str = "MOT text") -> dict[int, MotFrame]:
+    """Parse MOT-format text into frames."""
+    return from_array(parse_mot_rows(text, origin))
 
 
 def from_array(data: npt.ArrayLike) -> dict[int, MotFrame]:
@@ -82,12 +92,17 @@ def from_array(data: npt.ArrayLike) -> dict[int, MotFrame]:
     return out
 
 
-def read_mot(path: str | Path) -> dict[int, MotFrame]:
-    """Read a MOT-format file (ground truth or tracker output): ``{frame: MotFrame}``."""
+def read_mot_rows(path: str | Path) -> npt.NDArray[np.float64]:
+    """Read a MOT-format file as an ``(N, >=7)`` array of rows (see :func:`parse_mot_rows`)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: MOT file not found")
-    return parse_mot(p.read_text(encoding="utf-8"), origin=str(p))
+    return parse_mot_rows(p.read_text(encoding="utf-8"), origin=str(p))
+
+
+def read_mot(path: str | Path) -> dict[int, MotFrame]:
+    """Read a MOT-format file (ground truth or tracker output): ``{frame: MotFrame}``."""
+    return from_array(read_mot_rows(path))
 
 
 def format_mot(rows: Iterable[tuple[int, int, Iterable[float], float]]) -> str:
