@@ -35,14 +35,13 @@ then one point per matched frame.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from linewatch.config import TrackerConfig
-from linewatch.records import Detections, ObjectClass, TrackPoint
+from linewatch.records import Detections, TrackPoint
 from linewatch.track.association import (
     FORBIDDEN,
     assign,
@@ -51,6 +50,7 @@ from linewatch.track.association import (
     iou_matrix,
 )
 from linewatch.track.kalman import BoxKalman, KalmanNoise, xyxy_to_cxcywh
+from linewatch.track.state import Obs, TrackState, observe
 
 Vec = npt.NDArray[np.float64]
 
@@ -58,10 +58,6 @@ Vec = npt.NDArray[np.float64]
 _DIST_WEIGHT = 0.5
 #: association cost added to tentative tracks (confirmed tracks win ties)
 _TENTATIVE_PENALTY = 0.2
-#: most tentative observations kept for back-fill (bounded state)
-_MAX_PENDING = 128
-#: observations kept per track for the speed estimate (bounded state)
-_HISTORY = 24
 #: pairs whose heights differ more than this factor are never associated
 _MAX_HEIGHT_RATIO = 2.5
 #: a flatter detection whose foot point is within this many (track) box heights of the
@@ -79,73 +75,6 @@ class TrackUpdate:
     ended: list[int]
 
 
-@dataclass(slots=True)
-class _Obs:
-    t: float
-    frame: int
-    box: tuple[float, float, float, float]
-    score: float
-    keypoints: tuple[tuple[float, float, float], ...] | None = None
-
-
-def _obs(dets: Detections, di: int, t: float, frame: int) -> _Obs:
-    kps = None
-    if dets.keypoints is not None:
-        kps = tuple((float(x), float(y), float(c)) for x, y, c in dets.keypoints[di])
-    return _Obs(t, frame, _box(dets.xyxy[di]), float(dets.score[di]), kps)
-
-
-@dataclass(slots=True)
-class _Track:
-    kf: BoxKalman
-    last: _Obs
-    hits: int = 1
-    track_id: int | None = None  # given at confirmation
-    votes: dict[int, int] = field(default_factory=dict)
-    best_score: float = 0.0
-    still: bool = False  # stationary, from the recent observations (updated with them)
-    pending: deque[_Obs] = field(
-        default_factory=lambda: deque(maxlen=_MAX_PENDING)
-    )  # tentative points, for back-fill
-    history: deque[tuple[float, float, float, float]] = field(
-        default_factory=lambda: deque(maxlen=_HISTORY)
-    )  # (t, cx, cy, h) of recent observations
-
-    @property
-    def confirmed(self) -> bool:
-        return self.track_id is not None
-
-    def cls(self) -> ObjectClass:
-        # OBJECT means "unknown" (e.g. the motion detector on a shape it cannot size): it
-        # never outvotes a real class, so a person lying still stays a person
-        known = {k: v for k, v in self.votes.items() if k != int(ObjectClass.OBJECT)}
-        best = max((known or self.votes).items(), key=lambda kv: (kv[1], -kv[0]))[0]
-        try:
-            return ObjectClass(best)
-        except ValueError:
-            return ObjectClass.OBJECT
-
-    def speed(self, window: float) -> float | None:
-        """Recent speed of the box centre in box heights per second (None: too short).
-
-        The mean position of the older half of the last ``window`` seconds against that
-        of the newer half: one bad box (a partial detection) barely moves it.
-        """
-        if len(self.history) < 3:
-            return None
-        obs = np.asarray(self.history)
-        obs = obs[obs[:, 0] >= obs[-1, 0] - window]
-        span = obs[-1, 0] - obs[0, 0]
-        if len(obs) < 3 or span < window / 2:
-            return None
-        mid = obs[0, 0] + span / 2
-        old, new = obs[obs[:, 0] <= mid], obs[obs[:, 0] > mid]
-        t0, x0, y0, h0 = old.mean(axis=0)
-        t1, x1, y1, h1 = new.mean(axis=0)
-        h = max((h0 + h1) / 2, 1.0)
-        return float(np.hypot(x1 - x0, y1 - y0) / h / max(t1 - t0, 1e-6))
-
-
 class Tracker:
     """Multi-object tracker of one camera (see the module docstring)."""
 
@@ -158,7 +87,7 @@ class Tracker:
         #: borders end early (the left and top borders are at 0 anyway)
         self._frame_size = frame_size
         self._noise = KalmanNoise()
-        self._tracks: dict[int, _Track] = {}  # internal key -> track (tentative too)
+        self._tracks: dict[int, TrackState] = {}  # internal key -> track (tentative too)
         self._next_key = 0
         self._next_id = 1
         self._t: float | None = None
@@ -294,7 +223,7 @@ class Tracker:
             out[i] = (d_foot <= _FOOT_GATE) & (heights < y2 - y1)
         return out
 
-    def _observe(self, tr: _Track, t: float, z: Vec) -> None:
+    def _observe(self, tr: TrackState, t: float, z: Vec) -> None:
         tr.history.append((t, float(z[0]), float(z[1]), float(z[3])))
         speed = tr.speed(window=self.config.stationary_window_seconds)
         tr.still = speed is not None and speed <= self.config.stationary_speed
@@ -302,7 +231,7 @@ class Tracker:
     # ------------------------------------------------------------------ lifecycle
     def _apply(self, key: int, dets: Detections, di: int, t: float, frame: int) -> list[TrackPoint]:
         tr = self._tracks[key]
-        obs = _obs(dets, di, t, frame)
+        obs = observe(dets, di, t, frame)
         z = xyxy_to_cxcywh(dets.xyxy[di])[0]
         scale = 1.0 if dets.score[di] >= self.config.high_score else 2.0
         tr.kf.update(z, meas_scale=scale)
@@ -319,8 +248,8 @@ class Tracker:
 
     def _start(self, dets: Detections, di: int, t: float, frame: int) -> list[TrackPoint]:
         z = xyxy_to_cxcywh(dets.xyxy[di])[0]
-        obs = _obs(dets, di, t, frame)
-        tr = _Track(kf=BoxKalman(z, self._noise), last=obs)
+        obs = observe(dets, di, t, frame)
+        tr = TrackState(kf=BoxKalman(z, self._noise), last=obs)
         tr.votes[int(dets.cls[di])] = 1
         self._observe(tr, t, z)
         tr.pending.append(obs)
@@ -329,11 +258,11 @@ class Tracker:
         self._next_key += 1
         return self._confirm(tr) if self._ready(tr) else []
 
-    def _ready(self, tr: _Track) -> bool:
+    def _ready(self, tr: TrackState) -> bool:
         """Confirm after ``confirm_hits`` matches, one of them at ``new_track_score``."""
         return tr.hits >= self.config.confirm_hits and tr.best_score >= self.config.new_track_score
 
-    def _confirm(self, tr: _Track) -> list[TrackPoint]:
+    def _confirm(self, tr: TrackState) -> list[TrackPoint]:
         tr.track_id = self._next_id
         self._next_id += 1
         recent = tr.last.t - self.config.max_lost_seconds
@@ -370,7 +299,7 @@ class Tracker:
                 del self._tracks[key]
         return sorted(ended)
 
-    def _leaving(self, tr: _Track) -> bool:
+    def _leaving(self, tr: TrackState) -> bool:
         """Has most likely left the view: last seen at the image border moving out, or
         predicted (centre) outside the image."""
         w, h = self._frame_size if self._frame_size is not None else (np.inf, np.inf)
@@ -385,7 +314,7 @@ class Tracker:
             or not (0 <= cx <= w and 0 <= cy <= h)
         )
 
-    def _point(self, tr: _Track, obs: _Obs) -> TrackPoint:
+    def _point(self, tr: TrackState, obs: Obs) -> TrackPoint:
         assert tr.track_id is not None
         return TrackPoint(
             camera=self.camera,
@@ -397,7 +326,3 @@ class Tracker:
             score=obs.score,
             keypoints=obs.keypoints,
         )
-
-
-def _box(b: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
-    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
