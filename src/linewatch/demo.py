@@ -139,10 +139,10 @@ def run_demo(
     run_dir = out_dir / "run"
     analyze(cfg, run_dir, progress)
     timings["analysis"] = time.perf_counter() - t1
-    tl = read_tracklog(run_dir / "tracks.parquet")
-    actors = match_tracks(scene.ground_truth, tl.points())
+    points = list(read_tracklog(run_dir / "tracks.parquet").points())
+    actors = match_tracks(scene.ground_truth, points)
     stored = EventStore.for_run(run_dir).query()
-    classes = {(p.camera, p.track_id): p.cls.label for p in tl.points()}
+    classes = {(p.camera, p.track_id): p.cls.label for p in points}
     events = []
     for se in stored:
         d = se.to_dict()
