@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from linewatch.tracklog import TrackLog
 
 from linewatch.cli import (
     UsageError,
@@ -23,7 +26,6 @@ from linewatch.cli import (
     export_app,
     out,
 )
-from linewatch.records import TrackPoint
 
 
 @eval_app.command("tracks")
@@ -42,8 +44,8 @@ def eval_tracks(
         if not gt.is_file():
             raise UsageError(f"{gt}: ground-truth file not found")
         if pred.is_dir():
-            points = _run_points(pred, camera)
-            metrics = evaluate_tracks(gt, points)
+            log, cam = _run_log(pred, camera)
+            metrics = evaluate_tracks(gt, [p for p in log.points() if p.camera == cam])
         elif pred.is_file():
             metrics = evaluate_tracks(gt, pred)
         else:
@@ -54,7 +56,8 @@ def eval_tracks(
         out.print(format_table({pred.name: metrics}), highlight=False, markup=False)
 
 
-def _run_points(run_dir: Path, camera: str | None) -> list[TrackPoint]:
+def _run_log(run_dir: Path, camera: str | None) -> tuple[TrackLog, str]:
+    """A run's track log and the camera to use (the only one when none is named)."""
     from linewatch.tracklog import read_tracklog
 
     tracks = run_dir / "tracks.parquet"
@@ -68,7 +71,7 @@ def _run_points(run_dir: Path, camera: str | None) -> list[TrackPoint]:
         camera = cams[0]
     elif camera not in cams:
         raise UsageError(f"no camera {camera!r} in the run (cameras: {cams})")
-    return [p for p in log.points() if p.camera == camera]
+    return log, camera
 
 
 @eval_app.command("detections")
@@ -119,12 +122,10 @@ def export_mot_cmd(
 ) -> None:
     """Write a camera's tracks in MOTChallenge format (frame,id,left,top,w,h,conf,-1,-1,-1)."""
     from linewatch.export import export_mot
-    from linewatch.tracklog import read_tracklog
 
     with _user_errors():
-        pts = _run_points(run_dir, camera)  # validates the run and the camera
-        cam = pts[0].camera if pts else (camera or "")
-        n = export_mot(read_tracklog(run_dir / "tracks.parquet"), cam, out_file, frame_offset)
+        log, cam = _run_log(run_dir, camera)
+        n = export_mot(log, cam, out_file, frame_offset)
     err.print(f"wrote {n} rows to {out_file}", highlight=False)
 
 
