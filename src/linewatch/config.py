@@ -77,6 +77,11 @@ class MotionDetectorConfig(_Model):
     downscale: int = Field(
         2, ge=1, le=8, description="Run background subtraction on an image this many times smaller."
     )
+    separate_still: bool = Field(
+        True,
+        description="Report a still tracked object (a person lying) from its own box and find"
+        " what moves beside it separately, so the two never merge into one blob.",
+    )
 
 
 class _OnnxDetectorBase(_Model):

@@ -87,14 +87,25 @@ class StillGuard:
     its box height since it was first seen: a "ghost" left by a parked car that drove off
     never moves, so it is never protected) the guard hands the track's last box to the
     detector's ``freeze`` hook, until the tracker ends the track.
+
+    It also says which of those boxes are *stationary*: the foot point has stayed within
+    ``max(2 px, 10 % of the box height)`` of where it settled for ``STATIONARY_SECONDS``.
+    The detector reports such an object from its own box and finds whoever moves beside
+    it separately (a rescuer kneeling by a person lying), instead of one merged blob that
+    takes the lying person's track or hides him. A slow walker or crawler keeps moving his
+    foot point and is never stationary.
     """
+
+    STATIONARY_SECONDS = 2.0
 
     def __init__(self) -> None:
         self._first: dict[int, tuple[float, float]] = {}
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._moved: set[int] = set()
+        self._settled: dict[int, tuple[float, float, float]] = {}  # foot x, y and since when
 
-    def update(self, points: list[TrackPoint], ended: list[int]) -> np.ndarray:
+    def update(self, points: list[TrackPoint], ended: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The boxes to protect (xyxy, full-frame pixels) and which are stationary."""
         for p in points:
             foot = p.foot
             first = self._first.setdefault(p.track_id, foot)
@@ -102,12 +113,25 @@ class StillGuard:
             height = max(p.box[3] - p.box[1], 1.0)
             if np.hypot(foot[0] - first[0], foot[1] - first[1]) > 0.5 * height:
                 self._moved.add(p.track_id)
+            sx, sy, _ = self._settled.setdefault(p.track_id, (foot[0], foot[1], p.t))
+            if np.hypot(foot[0] - sx, foot[1] - sy) > max(2.0, 0.1 * height):
+                self._settled[p.track_id] = (foot[0], foot[1], p.t)
         for tid in ended:
             self._first.pop(tid, None)
             self._boxes.pop(tid, None)
             self._moved.discard(tid)
-        boxes = [self._boxes[t] for t in self._moved]
-        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+            self._settled.pop(tid, None)
+        now = max((p.t for p in points), default=None)
+        ids = sorted(self._moved)
+        boxes = np.asarray([self._boxes[t] for t in ids], dtype=np.float32).reshape(-1, 4)
+        stationary = np.array(
+            [
+                now is not None and now - self._settled[t][2] >= self.STATIONARY_SECONDS
+                for t in ids
+            ],
+            dtype=bool,
+        )
+        return boxes, stationary
 
     def __len__(self) -> int:
         return len(self._first)
@@ -136,7 +160,7 @@ def perceive_camera(
             upd = tracker.update(dets, frame.t, frame.index)
             points = _project(upd.points, h)
             if freeze is not None:
-                freeze(guard.update(points, upd.ended))
+                freeze(*guard.update(points, upd.ended))
             live_ids.update(p.track_id for p in points)
             log.step(cam.id, frame.t, points, upd.ended)
             report.frames_analysed += 1

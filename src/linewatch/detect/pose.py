@@ -185,11 +185,11 @@ class PoseDetector:
     def detect(self, frame: Frame) -> Detections:
         return self._with_pose(frame, self.detector.detect(frame))
 
-    def freeze(self, boxes: object) -> None:
+    def freeze(self, boxes: object, stationary: object = None) -> None:
         """Pass the pipeline's still-object hint on to the wrapped detector, if it has one."""
         inner = getattr(self.detector, "freeze", None)
         if inner is not None:
-            inner(boxes)
+            inner(boxes, stationary)
 
     def detect_batch(self, frames: Sequence[Frame]) -> list[Detections]:
         dets = self.detector.detect_batch(frames)
