@@ -169,7 +169,7 @@ def test_down_then_helped_then_up() -> None:
         "distance_m": pytest.approx(2.0, abs=0.1),
     }
     assert a["t_assistance"] == pytest.approx(14.0, abs=0.11)
-    assert a["time_to_assistance_seconds"] == pytest.approx(14.0 - a["t_down"], abs=1e-3)
+    assert a["time_to_assistance_seconds"] == pytest.approx(a["t_assistance"] - a["t_down"], abs=1e-3)
     assert a["got_up"] is True and a["ended_by"] == "got_up"
     assert ev.t_end == pytest.approx(20.0, abs=0.6)
     assert ev.provenance is not None and len(ev.provenance.observations) == 3
@@ -224,3 +224,33 @@ def test_uncalibrated_camera_is_noted_and_gives_nothing() -> None:
     ts = times(200)
     lying = shaped(image_track([(300.0, 300.0)] * 200, ts, camera="cam3"), LYING)
     assert run(c, [lying]) == []
+
+
+def test_a_box_settling_by_a_pixel_far_away_does_not_delay_t_down() -> None:
+    """Far from the camera a pixel spans 0.4 m here: the lying box's bottom edge settling
+    by one pixel 0.7 s after the fall moves the foot point 0.4 m. That is measurement, not
+    motion: t_down stays at the fall (the rest radius is 1.5 px of ground there, 0.6 m,
+    not 0.25 m). The price: the last 0.6 m of his walk count as at rest, so t_down may come
+    up to 0.6 m / 1.4 m/s early."""
+    coarse = np.array([[0.4, 0.0, 0.0], [0.0, -0.4, 200.0], [0.0, 0.0, 1.0]])
+    hc = homography(coarse)
+    c = config(
+        cameras=[{"id": "cam1", "source": "a.mp4", "calibration": calibration(coarse)}],
+        rules={
+            "person_down": {"min_seconds": 5.0},
+            "speed": {"enabled": False},
+            "pursuit": {"enabled": False},
+        },
+    )
+    pts = []
+    for i, t in enumerate(times(201)):
+        if t < 2.0:
+            pos, (w, h) = (10.0 - 1.4 * (2.0 - t), 10.0), (1.5, 4.25)  # 0.6 x 1.7 m
+        else:
+            pos, (w, h) = ((10.0, 10.0) if t < 2.7 else (10.0, 9.6)), (4.25, 1.25)
+        (p,) = site_track([pos], [t], h=hc)
+        fx, fy = p.foot
+        pts.append(replace(p, frame=i, box=(fx - w / 2, fy - h, fx + w / 2, fy)))
+    assert hc.resolution_at(pts[-1].foot) == pytest.approx(0.4)
+    (ev,) = run(c, [pts])
+    assert ev.attributes["t_down"] == pytest.approx(2.0, abs=0.5)

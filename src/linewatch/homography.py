@@ -154,6 +154,14 @@ class Homography:
             ]
         )
 
+    def resolution_at(self, image_pt: npt.ArrayLike) -> float:
+        """Ground metres that one pixel spans at an image point, in its worst direction.
+
+        The Jacobian's largest singular value: usually along the image's y axis, where the
+        ground plane is foreshortened. Below this, positions on the site are noise.
+        """
+        return float(np.linalg.svd(self.jacobian(image_pt), compute_uv=False)[0])
+
     def scale_at(self, image_pt: npt.ArrayLike) -> float:
         """Local metres per pixel at an image point, along the image's x axis.
 

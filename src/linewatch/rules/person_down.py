@@ -11,9 +11,14 @@ Posture, per observation of a person on a calibrated camera:
 
 Still: the robust speed over the last second (see :mod:`linewatch.rules.kinematics`) below
 ``still_speed_kmh``. A person lying and still for ``min_seconds`` is *down* from the first
-such observation (``t_down``, taken back to when it reached the resting place, within
-0.25 m, since a speed over a window lags). Not lying or not still for more than
-``grace_seconds`` ends the episode (got up).
+such observation (``t_down``, taken back to when it reached the resting place, since a
+speed over a window lags: within 0.25 m of it, or 1.5 pixels' worth of ground where a pixel
+spans more, as far from the camera a box edge that settles by a pixel moves the point
+0.3 m or more). Where he lies (``location``, from which assistance is measured) is his
+foot point there (his box's bottom edge, the body's near side), like every helper's: the
+middle of his box measured against helpers' box bottoms made assistance on the demo up
+to 2 s early (a helper's box bottom is also its near side). Not lying or not still for
+more than ``grace_seconds`` ends the episode (got up).
 
 Assistance: the first time another person's site point (any track of any calibrated camera:
 positions share the site map) comes within ``assistance_radius`` of where the person went
@@ -45,7 +50,8 @@ from linewatch.rules.lines import anchor_in
 
 RULE = "person_down"
 STILL_WINDOW = 1.0
-REST_RADIUS = 0.25  # metres: positions this close to the resting place count as at rest
+REST_RADIUS = 0.25  # metres: positions this close to the resting place count as at rest...
+REST_PIXELS = 1.5  # ... or this many pixels' worth of ground where the camera sees coarser
 KP_SCORE = 0.3
 MAX_LYING_HEIGHT = 1.2  # metres: a box taller than this (as if upright) is not one person lying
 SHOULDERS, HIPS = (5, 6), (11, 12)
@@ -251,7 +257,8 @@ class PersonDownRule:
             return []  # too early in the track to say whether it is still
         if post.lying and speed is not None and speed < self.still:
             if d is None:
-                t_down = self._came_to_rest(st.path, pos, p.t)
+                rest = max(REST_RADIUS, REST_PIXELS * h.resolution_at(p.foot))
+                t_down = self._came_to_rest(st.path, pos, p.t, rest)
                 post = posture(p, h) if lying is not None else post
                 d = st.down = _Down(p.camera, p.track_id, t_down, pos, p, p, post)
                 self._downs.append(d)
@@ -267,12 +274,14 @@ class PersonDownRule:
         return [self._event(d, "got_up")] if d.confirmed else []
 
     @staticmethod
-    def _came_to_rest(path: RecentPath, pos: tuple[float, float], t: float) -> float:
+    def _came_to_rest(
+        path: RecentPath, pos: tuple[float, float], t: float, radius: float
+    ) -> float:
         """When the person reached this resting place: the speed over a window lags, so go
         back to the first of the last second's positions from which all stayed within
-        ``REST_RADIUS`` of it."""
+        ``radius`` of it."""
         ts, xy = path.arrays(t - STILL_WINDOW)
-        near = np.hypot(xy[:, 0] - pos[0], xy[:, 1] - pos[1]) <= REST_RADIUS
+        near = np.hypot(xy[:, 0] - pos[0], xy[:, 1] - pos[1]) <= radius
         k = len(near)
         while k > 0 and near[k - 1]:
             k -= 1
