@@ -108,15 +108,25 @@ def test_pursuit_leader_and_followers(demo: DemoResult) -> None:
     assert set(names[1:]) == set(exp.followers)
 
 
-@pytest.mark.xfail(
-    reason="known gap (issue 'One site map'): with the motion detector the driver's fall can "
-    "split his track (seed 3) and merged blobs of the rescuers reach him early (seed 7)",
-    strict=False,
-)
-def test_driver_down_and_time_to_assistance(demo: DemoResult) -> None:
+#: seeds whose time to assistance is known to miss the 0.5 s tolerance, and why
+ASSISTANCE_MISSES = {
+    11: "assistance 0.58 s early: a pixel spans 0.35 m of ground where the driver lies and "
+    "the rescuer crawls at 0.6 m/s, so one pixel of either box is 0.6 s (bench/demo_seeds.py: "
+    "20 of 21 seeds fully right)",
+}
+
+
+def test_driver_down_and_time_to_assistance(
+    demo: DemoResult, request: pytest.FixtureRequest
+) -> None:
+    seed = request.node.callspec.params["demo"]
     (exp,) = demo.truth.expected.persons_down
     ev = _one(demo.events, "person_down")
     assert demo.actors.get(ev["track_ids"][0]) == exp.actor
     assert abs(ev["attributes"]["t_down"] - exp.t_down) <= 0.5
     assert exp.t_assist is not None and ev["attributes"]["assisted"] is True
+    # the rescuer who came first is the helper found (or the other, arriving 0.8 s later)
+    assert demo.actors.get(ev["attributes"]["helper"]["track_id"], "").startswith("rescuer")
+    if seed in ASSISTANCE_MISSES:
+        request.applymarker(pytest.mark.xfail(reason=ASSISTANCE_MISSES[seed], strict=True))
     assert abs(ev["attributes"]["t_assistance"] - exp.t_assist) <= 0.5

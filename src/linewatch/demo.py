@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from linewatch.config import load_config
+from linewatch.config import SiteConfig, load_config
 from linewatch.pipeline import Progress, analyze
 from linewatch.report.findings import sentence
 from linewatch.store import EventStore
@@ -126,8 +126,12 @@ def run_demo(
     progress: Progress | None = None,
     log: Console | None = None,
     report: bool = True,
+    configure: Callable[[SiteConfig], SiteConfig] | None = None,
 ) -> DemoResult:
-    """Render the incident scene into OUT/scene, analyse it into OUT/run, build the report."""
+    """Render the incident scene into OUT/scene, analyse it into OUT/run, build the report.
+
+    ``configure`` may change the scene's config before the analysis (benchmarks compare
+    detector settings with it)."""
     say: Callable[[str], None] = (lambda m: log.print(m, highlight=False)) if log else print
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -135,6 +139,8 @@ def run_demo(
     scene = render(incident_scenario(seed), out_dir / "scene")
     timings["render"] = time.perf_counter() - t0
     cfg = load_config(scene.config)
+    if configure is not None:
+        cfg = configure(cfg)
     t1 = time.perf_counter()
     run_dir = out_dir / "run"
     analyze(cfg, run_dir, progress)
