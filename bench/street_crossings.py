@@ -172,6 +172,7 @@ def variant(cfg: SiteConfig, args: argparse.Namespace) -> SiteConfig:
             ("downscale", args.downscale),
             ("min_area_px", args.min_area_px),
             ("var_threshold", args.var_threshold),
+            ("separate_still", False if args.no_separate_still else None),
         )
         if v is not None
     }
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--downscale", type=int, help="override the motion detector's downscale")
     ap.add_argument("--min-area-px", type=float, help="override min_area_px")
     ap.add_argument("--var-threshold", type=float, help="override var_threshold")
+    ap.add_argument("--no-separate-still", action="store_true", help="separate_still off")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args(argv)
     if not (SHARED / "data" / "street" / "street.mp4").is_file():

@@ -21,7 +21,7 @@ from linewatch import __version__
 from linewatch.config import CameraConfig, SiteConfig, dump_config, load_config
 from linewatch.detect import build_detector
 from linewatch.geometry import Homography
-from linewatch.records import Event, TrackPoint
+from linewatch.records import Event, ObjectClass, TrackPoint
 from linewatch.rules.engine import RuleEngine
 from linewatch.store import EventStore
 from linewatch.track.tracker import Tracker
@@ -88,12 +88,16 @@ class StillGuard:
     never moves, so it is never protected) the guard hands the track's last box to the
     detector's ``freeze`` hook, until the tracker ends the track.
 
-    It also says which of those boxes are *stationary*: the foot point has stayed within
-    ``max(2 px, 10 % of the box height)`` of where it settled for ``STATIONARY_SECONDS``.
+    It also says which of those boxes are *stationary*: a person or a vehicle (the track's
+    class) whose foot point has stayed within ``max(2 px, 10 % of the box height)`` of
+    where it settled for ``STATIONARY_SECONDS``.
     The detector reports such an object from its own box and finds whoever moves beside
     it separately (a rescuer kneeling by a person lying), instead of one merged blob that
     takes the lying person's track or hides him. A slow walker or crawler keeps moving his
-    foot point and is never stationary.
+    foot point and is never stationary. Unclassified objects (every object of an
+    uncalibrated camera) are never held: on street.mp4, leaf shadows and foliage that had
+    jittered and then settled were held as phantom objects to the end of the clip, which
+    doubled the track log.
     """
 
     STATIONARY_SECONDS = 2.0
@@ -103,6 +107,7 @@ class StillGuard:
         self._boxes: dict[int, tuple[float, float, float, float]] = {}
         self._moved: set[int] = set()
         self._settled: dict[int, tuple[float, float, float]] = {}  # foot x, y and since when
+        self._holdable: dict[int, bool] = {}  # a person or a vehicle at its last point
 
     def update(self, points: list[TrackPoint], ended: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The boxes to protect (xyxy, full-frame pixels) and which are stationary."""
@@ -110,6 +115,7 @@ class StillGuard:
             foot = p.foot
             first = self._first.setdefault(p.track_id, foot)
             self._boxes[p.track_id] = p.box
+            self._holdable[p.track_id] = p.cls in (ObjectClass.PERSON, ObjectClass.VEHICLE)
             height = max(p.box[3] - p.box[1], 1.0)
             if np.hypot(foot[0] - first[0], foot[1] - first[1]) > 0.5 * height:
                 self._moved.add(p.track_id)
@@ -121,12 +127,15 @@ class StillGuard:
             self._boxes.pop(tid, None)
             self._moved.discard(tid)
             self._settled.pop(tid, None)
+            self._holdable.pop(tid, None)
         now = max((p.t for p in points), default=None)
         ids = sorted(self._moved)
         boxes = np.asarray([self._boxes[t] for t in ids], dtype=np.float32).reshape(-1, 4)
         stationary = np.array(
             [
-                now is not None and now - self._settled[t][2] >= self.STATIONARY_SECONDS
+                self._holdable[t]
+                and now is not None
+                and now - self._settled[t][2] >= self.STATIONARY_SECONDS
                 for t in ids
             ],
             dtype=bool,
