@@ -90,6 +90,15 @@ def test_sentences_of_other_kinds() -> None:
         },
     )
     assert "assistance (track 9) came after 12.3 s" in sentence(helped)
+    twice = _stored(
+        kind="person_down",
+        attributes={
+            "duration_down_seconds": 42.0,
+            "assisted": False,
+            "also_seen_by": [{"camera": "cam2", "track_id": 4}],
+        },
+    )
+    assert sentence(twice).endswith("radius (also seen by cam2 track 4).")
     exit_ = _stored(
         kind="zone_exit",
         t_start=10.0,

@@ -212,11 +212,28 @@ def test_helper_on_another_camera_and_the_down_persons_double() -> None:
     double = shaped(site_track([(10.2, 10.1)] * 200, times(200, t0=3.0), 1, "cam2"), LYING)
     other = helper(7, (20, 10), (11, 10), 6.0, 15.0, camera="cam2")
     evs = run(cfg(), [faller(end=30.0), double, other])
-    cam1 = [e for e in evs if e.camera == "cam1"]
-    (ev,) = cam1
+    (ev,) = evs  # one person, one finding: cam2's view of him is listed, not reported
+    assert ev.camera == "cam1" and ev.track_ids == (1,)
+    assert ev.attributes["also_seen_by"] == [{"camera": "cam2", "track_id": 1}]
     assert ev.attributes["helper"]["camera"] == "cam2"
     assert ev.attributes["helper"]["track_id"] == 7  # not the double (track 1 of cam2)
     assert ev.attributes["t_assistance"] == pytest.approx(14.0, abs=0.11)
+
+
+def test_two_cameras_two_people_down_apart_are_two_findings() -> None:
+    apart = shaped(site_track([(13.0, 10.0)] * 200, times(200, t0=3.0), 1, "cam2"), LYING)
+    evs = run(cfg(), [faller(end=30.0), apart])
+    assert sorted(e.camera for e in evs) == ["cam1", "cam2"]
+    assert all("also_seen_by" not in e.attributes for e in evs)
+
+
+def test_a_view_reports_on_its_own_when_the_first_camera_never_confirmed() -> None:
+    # cam1 sees him lying for 3 s only (then loses him: under min_seconds), cam2 from 3 s on
+    # for 20 s: cam2's episode started as a view of cam1's, and is the one reported
+    brief = faller(end=5.0)
+    long = shaped(site_track([(10.2, 10.1)] * 200, times(200, t0=3.0), 1, "cam2"), LYING)
+    (ev,) = run(cfg(), [brief, long])
+    assert ev.camera == "cam2" and "also_seen_by" not in ev.attributes
 
 
 def test_uncalibrated_camera_is_noted_and_gives_nothing() -> None:

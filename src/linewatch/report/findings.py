@@ -200,6 +200,12 @@ def sentence(ev: StoredEvent, classes: Classes | None = None, timezone: str = "U
             tail = "; nobody came within the assistance radius"
         up = ", then got up" if a.get("got_up") else ""
         person = f"A person ({_tracks(ev.track_ids[:1])})" if ev.track_ids else "A person"
+        seen = a.get("also_seen_by")
+        if isinstance(seen, list) and seen:
+            views = ", ".join(
+                f"{v.get('camera')} track {v.get('track_id')}" for v in seen if isinstance(v, dict)
+            )
+            tail += f" (also seen by {views})"
         return f"{person} went down at {at} and stayed down {down:.1f} s{up}{tail}."
     bits = [f"{ev.kind.replace('_', ' ')} on {ev.camera}"]
     if ev.track_ids:

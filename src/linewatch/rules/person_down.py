@@ -30,7 +30,10 @@ When the down person's track ends (some detectors stop seeing a lying person) th
 keeps what was seen and still waits up to ``max_wait_seconds`` for assistance; at the end
 of the footage unassisted findings are reported with ``assisted: false``. One event per
 episode, when it closes (got up, assisted after the track ended, waited out, footage end).
-Known limit: two calibrated cameras that both see the person down give two findings.
+Two calibrated cameras that both see the person down give one finding: an episode that
+starts within ``SAME_PLACE`` (1 m) of another camera's open episode is a *view* of it; the
+first episode's event lists the confirmed views in ``also_seen_by`` and the views report
+nothing (unless the first was dropped unconfirmed, then a view reports on its own).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ RULE = "person_down"
 STILL_WINDOW = 1.0
 REST_RADIUS = 0.25  # metres: positions this close to the resting place count as at rest...
 REST_PIXELS = 1.5  # ... or this many pixels' worth of ground where the camera sees coarser
+SAME_PLACE = 1.0  # metres: two cameras' persons down this close are one person
 KP_SCORE = 0.3
 MAX_LYING_HEIGHT = 1.2  # metres: a box taller than this (as if upright) is not one person lying
 SHOULDERS, HIPS = (5, 6), (11, 12)
@@ -120,7 +124,7 @@ def box_lying(box: tuple[float, float, float, float], m: _Matrix) -> bool | None
     return None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: episodes refer to each other
 class _Down:
     camera: str
     track_id: int
@@ -134,6 +138,8 @@ class _Down:
     outside: set[tuple[str, int]] = field(default_factory=set)  # helpers seen outside
     helper: TrackPoint | None = None
     helper_distance: float = 0.0
+    view_of: _Down | None = None  # the first episode (other camera) of the same person
+    views: list[_Down] = field(default_factory=list)  # other cameras' episodes of him
 
 
 @dataclass(slots=True)
@@ -207,18 +213,17 @@ class PersonDownRule:
         events: list[Event] = []
         if st is not None and st.down is not None:
             d = st.down
-            if not d.confirmed:
-                self._downs.remove(d)
-            elif d.helper is not None:
-                self._downs.remove(d)
-                events.append(self._event(d, "footage_end" if footage_end else "track_end"))
+            if not d.confirmed or d.helper is not None:
+                events += self._close(d, "footage_end" if footage_end else "track_end")
             else:
                 d.track_ended = True  # keep waiting for assistance
         return events
 
     def finish(self) -> list[Event]:
-        events = [self._event(d, "footage_end") for d in self._downs if d.confirmed]
-        self._downs.clear()
+        events: list[Event] = []
+        for d in list(self._downs):
+            if d in self._downs:
+                events += self._close(d, "footage_end")
         return events
 
     def state_size(self) -> int:
@@ -238,8 +243,7 @@ class PersonDownRule:
                 d.helper, d.helper_distance = p, dist
                 d.outside.clear()
                 if d.track_ended:
-                    self._downs.remove(d)
-                    events.append(self._event(d, "track_end"))
+                    events += self._close(d, "track_end")
         return events
 
     def _posture(
@@ -261,6 +265,9 @@ class PersonDownRule:
                 t_down = self._came_to_rest(st.path, pos, p.t, rest)
                 post = posture(p, h) if lying is not None else post
                 d = st.down = _Down(p.camera, p.track_id, t_down, pos, p, p, post)
+                d.view_of = self._seen_already(d)
+                if d.view_of is not None:
+                    d.view_of.views.append(d)
                 self._downs.append(d)
             st.last_good = p.t
             d.last = p
@@ -270,8 +277,7 @@ class PersonDownRule:
         if d is None or p.t - st.last_good <= self.grace:
             return []
         st.down = None
-        self._downs.remove(d)
-        return [self._event(d, "got_up")] if d.confirmed else []
+        return self._close(d, "got_up")
 
     @staticmethod
     def _came_to_rest(
@@ -290,10 +296,36 @@ class PersonDownRule:
     def _expire(self, t: float) -> list[Event]:
         events: list[Event] = []
         for d in list(self._downs):
-            if d.track_ended and t - d.last.t > self.max_wait:
-                self._downs.remove(d)
-                events.append(self._event(d, "max_wait"))
+            if d in self._downs and d.track_ended and t - d.last.t > self.max_wait:
+                events += self._close(d, "max_wait")
         return events
+
+    def _seen_already(self, d: _Down) -> _Down | None:
+        """An open episode of another camera at the same place: the same person seen twice
+        (his view there reports nothing of its own)."""
+        for other in self._downs:
+            if (
+                other.camera != d.camera
+                and other.view_of is None
+                and math.hypot(other.location[0] - d.location[0], other.location[1] - d.location[1])
+                <= SAME_PLACE
+            ):
+                return other
+        return None
+
+    def _close(self, d: _Down, ended_by: str) -> list[Event]:
+        """End an episode: its event if confirmed and no other camera's episode reports it.
+
+        A view (another camera's episode of the same person) reports nothing while its
+        first episode is open, nor once that one was reported; it is reported on its own
+        only when the first was dropped unconfirmed (never reported)."""
+        self._downs.remove(d)
+        for v in d.views:
+            v.view_of = d if d.confirmed else None
+        first = d.view_of
+        if first is not None and (first in self._downs or first.confirmed):
+            return []
+        return [self._event(d, ended_by)] if d.confirmed else []
 
     def _event(self, d: _Down, ended_by: str) -> Event:
         h = self._h[d.camera]
@@ -306,6 +338,9 @@ class PersonDownRule:
             "posture": d.posture.method,
             "assisted": d.helper is not None,
         }
+        seen = [{"camera": v.camera, "track_id": v.track_id} for v in d.views if v.confirmed]
+        if seen:
+            attrs["also_seen_by"] = seen
         if d.posture.width_m is not None and d.posture.height_m is not None:
             attrs["box_width_m"] = round(d.posture.width_m, 3)
             attrs["box_height_m"] = round(d.posture.height_m, 3)
