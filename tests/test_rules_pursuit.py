@@ -74,12 +74,33 @@ def test_one_follower_two_seconds_behind() -> None:
 
 def test_several_followers_are_one_event() -> None:
     tracks = [walker(1, 0.0), walker(2, 1.5, lateral=0.8), walker(3, 4.0, lateral=-0.8)]
-    evs = pursuits(cfg(), tracks)
-    leaders = {e.attributes["leader"]: e for e in evs}
-    assert leaders[1].track_ids == (1, 2, 3)
-    gaps = {f["track_id"]: f["median_gap_seconds"] for f in leaders[1].attributes["followers"]}
-    assert gaps[2] == pytest.approx(1.5, abs=0.1)
-    assert gaps[3] == pytest.approx(4.0, abs=0.1)
+    (ev,) = pursuits(cfg(), tracks)  # 3 also follows 2, 2.5 s behind: one chain, one event
+    assert ev.track_ids == (1, 2, 3)
+    followers = {f["track_id"]: f for f in ev.attributes["followers"]}
+    assert followers[2]["follows"] == 1
+    assert followers[2]["median_gap_seconds"] == pytest.approx(1.5, abs=0.1)
+    assert followers[3]["follows"] == 2  # the one ahead of him
+    assert followers[3]["median_gap_seconds"] == pytest.approx(2.5, abs=0.1)
+
+
+def test_a_chain_is_one_pursuit_led_by_its_head() -> None:
+    # 1 leads; 2 follows 4 s behind; 3 follows 2 another 4 s behind: 8 s behind 1, more than
+    # max_gap_seconds (6), so 3 follows only 2. Still one pursuit, led by 1.
+    tracks = [walker(i, 4.0 * (i - 1), seconds=25.0, lateral=0.3 * i) for i in (1, 2, 3)]
+    (ev,) = pursuits(cfg(), tracks)
+    assert ev.track_ids == (1, 2, 3) and ev.attributes["leader"] == 1
+    followers = {f["track_id"]: f for f in ev.attributes["followers"]}
+    assert followers[2]["follows"] == 1 and followers[3]["follows"] == 2
+    assert followers[3]["median_gap_seconds"] == pytest.approx(4.0, abs=0.1)
+    assert ev.attributes["leader_mean_speed_kmh"] == pytest.approx(7.2, abs=0.3)
+
+
+def test_two_separate_pursuits_stay_two() -> None:
+    # 1 -> 2 early, 11 -> 12 on the same path 40 s later: nobody links them
+    first = [walker(1, 0.0), walker(2, 2.0)]
+    later = [walker(11, 40.0, t0=40.0), walker(12, 42.0, t0=40.0)]
+    evs = pursuits(cfg(), first + later)
+    assert sorted(e.track_ids for e in evs) == [(1, 2), (11, 12)]
 
 
 def test_side_by_side_is_not_following() -> None:

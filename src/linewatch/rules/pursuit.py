@@ -10,6 +10,12 @@ up to 1 s are bridged) is a pursuit; all the followers of one leader whose follo
 overlaps (or is less than ``max_gap_seconds`` apart) form one event with
 ``track_ids = (leader, *followers)``. Any classes (a vehicle followed by people on foot).
 
+A chain is one pursuit: when C follows B who follows A, B's group (led by B) folds into
+A's, so one event is led by A with followers B and C, even when C is too far behind to
+follow A himself. Each follower's ``follows`` names whom he follows most closely, and his
+gap and distance are to that one. A group waits to be reported while one of its followers
+still leads an open group of his own.
+
 Tracks are compared within one camera (two cameras may see the same person: a track would
 follow its own double). Needs metres: uncalibrated cameras give no events (see ``notes``).
 Known limit: people walking in single file one behind the other look like a pursuit.
@@ -56,6 +62,7 @@ class _Track:
 @dataclass(slots=True)
 class _Follow:
     follower: int
+    leader: int  # whom he follows (a chain folds its links into its head's group)
     t_start: float
     t_ok: float
     first: TrackPoint
@@ -118,6 +125,8 @@ class PursuitRule:
         self._tracks: dict[str, dict[int, _Track]] = {}
         self._pairs: dict[tuple[str, int, int], _Follow] = {}  # (camera, leader, follower)
         self._groups: dict[tuple[str, int], _Group] = {}  # (camera, leader)
+        #: groups over but not reported: a follower still leads a group of his own
+        self._waiting: dict[tuple[str, int], _Group] = {}
 
     def observe(self, p: TrackPoint) -> list[Event]:
         h = self._h.get(p.camera)
@@ -153,7 +162,7 @@ class PursuitRule:
                 pair = self._pairs.get(key)
                 gap, dist, l_speed = hit
                 if pair is None:
-                    pair = self._pairs[key] = _Follow(fid, p.t, p.t, p, p)
+                    pair = self._pairs[key] = _Follow(fid, lid, p.t, p.t, p, p)
                     if (p.camera, lid) not in self._groups and leader.last is not None:
                         self._groups[(p.camera, lid)] = _Group(leader.last)
                 pair.t_ok, pair.last = p.t, p
@@ -178,7 +187,7 @@ class PursuitRule:
         if group is not None:
             del self._groups[(camera, track_id)]
             if group.records:
-                events.append(self._event(camera, track_id, group))
+                events += self._done(camera, track_id, group)
         return events
 
     def finish(self) -> list[Event]:
@@ -186,13 +195,21 @@ class PursuitRule:
         for key in list(self._pairs):
             self._close(key)
         for (camera, leader), group in list(self._groups.items()):
+            del self._groups[(camera, leader)]
             if group.records:
-                events.append(self._event(camera, leader, group))
-        self._groups.clear()
+                events += self._done(camera, leader, group)
+        for (camera, leader), group in list(self._waiting.items()):  # not left: safety
+            del self._waiting[(camera, leader)]
+            events.append(self._event(camera, leader, group))
         return events
 
     def state_size(self) -> int:
-        return sum(len(t) for t in self._tracks.values()) + len(self._pairs) + len(self._groups)
+        return (
+            sum(len(t) for t in self._tracks.values())
+            + len(self._pairs)
+            + len(self._groups)
+            + len(self._waiting)
+        )
 
     # ------------------------------------------------------------------ internals
     def _follows(
@@ -244,8 +261,44 @@ class PursuitRule:
                 del self._groups[key]
             elif t - group.t_end > self.max_gap:
                 del self._groups[key]
-                events.append(self._event(camera, key[1], group))
+                events += self._done(camera, key[1], group)
         return events
+
+    # ------------------------------------------------------------------ chains
+    def _follows_in(self, camera: str, follower: int) -> tuple[str, int] | None:
+        """The open or waiting group (its key) that has ``follower`` following its leader."""
+        for key, group in (*self._groups.items(), *self._waiting.items()):
+            if key[0] != camera or key[1] == follower:
+                continue
+            if any(r.follower == follower for r in group.records) or (
+                (camera, key[1], follower) in self._pairs
+            ):
+                return key
+        return None
+
+    def _leads_open(self, camera: str, group: _Group) -> bool:
+        """Whether a follower of ``group`` leads a group of his own that is not done."""
+        followers = {r.follower for r in group.records}
+        return any(
+            (camera, f) in self._groups or (camera, f) in self._waiting for f in followers
+        )
+
+    def _done(self, camera: str, leader: int, group: _Group) -> list[Event]:
+        """A group is over: fold it into the group its leader follows in (a chain A -> B ->
+        C is one pursuit led by A), wait while its own followers still lead groups, or
+        report it."""
+        parent = self._follows_in(camera, leader)
+        if parent is not None:
+            target = self._groups.get(parent) or self._waiting[parent]
+            target.records += [r for r in group.records if r.follower != parent[1]]
+            if parent in self._waiting and not self._leads_open(camera, target):
+                del self._waiting[parent]
+                return self._done(camera, parent[1], target)
+            return []
+        if self._leads_open(camera, group):
+            self._waiting[(camera, leader)] = group
+            return []
+        return [self._event(camera, leader, group)]
 
     def _event(self, camera: str, leader: int, group: _Group) -> Event:
         h = self._h[camera]
@@ -256,18 +309,27 @@ class PursuitRule:
         obs: list[dict[str, Any]] = [
             observation(group.leader_obs, anchor_in("site", h, group.leader_obs))
         ]
-        l_speeds: list[float] = []
+        l_speeds: list[float] = []  # the head leader's, seen by those who follow him directly
+        all_l_speeds: list[float] = []
         for fid, recs in sorted(by_follower.items(), key=lambda kv: min(r.t_start for r in kv[1])):
-            gaps = [g for r in recs for g in r.gaps]
-            dists = [d for r in recs for d in r.dists]
+            # whom he follows: the one he follows most closely (in a chain, the one ahead);
+            # his gap and distance are to that one
+            ahead: dict[int, list[float]] = {}
+            for r in recs:
+                ahead.setdefault(r.leader, []).extend(r.gaps)
+            follows = min(ahead, key=lambda k: float(np.median(ahead[k])))
+            gaps = ahead[follows]
+            dists = [d for r in recs if r.leader == follows for d in r.dists]
             fs = [s for r in recs for s in r.f_speeds]
-            l_speeds += [s for r in recs for s in r.l_speeds]
+            l_speeds += [s for r in recs if r.leader == leader for s in r.l_speeds]
+            all_l_speeds += [s for r in recs for s in r.l_speeds]
             t0, t1 = min(r.t_start for r in recs), max(r.t_ok for r in recs)
             first = min(recs, key=lambda r: r.t_start).first
             last = max(recs, key=lambda r: r.t_ok).last
             followers.append(
                 {
                     "track_id": fid,
+                    "follows": follows,
                     "class": first.cls.label,
                     "t_start": t0,
                     "t_end": t1,
@@ -290,7 +352,7 @@ class PursuitRule:
             attributes={
                 "leader": leader,
                 "leader_class": group.leader_obs.cls.label,
-                "leader_mean_speed_kmh": round(float(np.mean(l_speeds)) * 3.6, 2),
+                "leader_mean_speed_kmh": round(float(np.mean(l_speeds or all_l_speeds)) * 3.6, 2),
                 "followers": followers,
             },
             provenance=Provenance(
