@@ -8,32 +8,25 @@ Per frame
        learning rate ``1 / min(frames seen, history)``; ``history`` counts *analysed* frames,
        so with ``analysis_fps`` it spans more seconds. Shadow pixels (value 127) are dropped
        by thresholding the mask above 127 (the first frame, all 127, gives nothing).
-       Exposure: before ``apply`` the frame is scaled by a global gain, the median ratio
-       background / frame over every 4th pixel (background image refreshed every 10
-       frames), so auto-exposure steps (street.mp4 swings about 15 %) do not flood the
-       mask; slow drift is also absorbed by MOG2's variances. A frame whose foreground
-       still covers more than 60 % of the image (lights switched, camera moved) gives no
-       detections.
+       Exposure: the frame is first scaled by the median ratio background / frame (every
+       4th pixel; background refreshed every 10 frames), so auto-exposure steps (15 % on
+       street.mp4) do not flood the mask. A frame still over 60 % foreground (lights
+       switched, camera moved) gives no detections.
     3. Morphology: open (3x3, removes speckle) then close (kernel about 1/60 of the working
-       image's short side) to merge the fragments of one object. Larger or upright
-       (taller than wide) kernels merged split cars on street.mp4 at downscale 2 but
-       joined swaying foliage to the cars at downscale 1, cost detection recall on PETS09
-       or merged the demo's actors (docs/street.md): 1/60 stays.
+       image's short side) to merge the fragments of one object (other kernels tried:
+       docs/street.md). The opening erases objects under ~3 working pixels thick: use
+       ``downscale: 1`` where people are small (docs/detectors.md).
     4. Blobs: outer contours (``findContours``, ten times faster here than
        ``connectedComponentsWithStats``, which took 3-6 ms a frame at 768x576); a blob's area
        is its outline's pixel count, holes filled; blobs smaller than ``min_area_px`` (pixels
        of the full-size frame) are dropped; boxes that overlap strongly (intersection over
        the smaller box > 0.5) are merged.
-    5. With a homography (calibrated camera), metric size (:func:`metric_size`): width is
-       the box's bottom edge projected on the site (metres); height is the box's pixel height
-       times the local metres-per-pixel of that bottom edge (an upright object at the foot
-       point sees the same scale both ways). The *size* filtered by ``min_area_m2`` /
+    5. With a homography (calibrated camera), metric size and class
+       (:mod:`linewatch.detect.metric`). The *size* filtered by ``min_area_m2`` /
        ``max_area_m2`` is ``width x height``: the object's upright silhouette area in m²,
        not its ground footprint (a person is about 0.5 x 1.7 = 0.85 m², a car 2.5-7 m²).
-       Classes: PERSON when narrower than 1.2 m and taller than wide; VEHICLE when wider
-       than 1.6 m and taller than 0.8 m (a person lying on the ground, ~1.7 x 0.4 m, stays
-       OBJECT); else OBJECT. Blobs whose foot is above the horizon keep OBJECT and skip the
-       metric filter. Without calibration every blob is OBJECT.
+       Blobs whose foot is above the horizon keep OBJECT and skip the metric filter.
+       Without calibration every blob is OBJECT.
     6. Score in [0, 1]: ``0.5 * sqrt(fill) + 0.5 * sqrt(min(1, area / (4 * min_area_px)))``
        where ``fill`` is the blob's pixels over its box area: solid, clearly-larger-than-
        minimum blobs score high (a walking person ~0.85), sparse minimum-size blobs ~0.5.
@@ -58,13 +51,9 @@ Still objects (``freeze``)
     A requested box is *used* only while its object is still and there: under 10 % of
     its pixels changed by more than 20 levels since the previous frame, and MOG2 finds at
     least 25 % of it foreground (shadows not counted); otherwise MOG2 learns the real frame
-    there. Before this gate every box the pipeline's StillGuard handed over (every track
-    that ever moved, kept while lost) was frozen, and its foreground came from a fixed
-    colour distance: foliage, leaf shadows, exposure steps and H.264 artefacts became
-    permanent foreground merging with passing cars (street.mp4: 9 of 17 crossings
-    invented, now 2; PETS09 crossing F1 0.791, now 0.940; docs/street.md). Caution: a
-    protected *ghost* (where an object present in the first frames was) is still and
-    differs from the background: it is kept too.
+    there (this gate turned street.mp4's invented crossings from 9 to 2: docs/street.md).
+    Caution: a protected *ghost* (where an object present in the first frames was) is
+    still and differs from the background: it is kept too.
 
 Still objects beside movers (``separate_still``)
     A person lying still and a rescuer walking up to him touch in the image long before
@@ -85,18 +74,19 @@ Still objects beside movers (``separate_still``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from linewatch.detect.metric import ToSite, classify, metric_size
 from linewatch.records import Detections, Frame, ObjectClass
 
 if TYPE_CHECKING:
     from linewatch.config import MotionDetectorConfig
 
-__all__ = ["MotionDetector", "classify", "metric_size"]
+__all__ = ["MotionDetector", "ToSite", "classify", "metric_size"]
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -115,49 +105,6 @@ _PROTECT_MIN_FILL = 0.25  # ... and MOG2 finds this much of it foreground
 _GAIN_STEP = 4  # exposure gain from every 4th pixel in each direction
 _GAIN_BG_EVERY = 10  # refresh the background sample for the gain every 10 frames
 _GAIN_MIN = 0.01  # gains closer to 1 than this are not applied
-PERSON_MAX_WIDTH_M = 1.2
-VEHICLE_MIN_WIDTH_M = 1.6
-VEHICLE_MIN_HEIGHT_M = 0.8
-
-
-class ToSite(Protocol):
-    """What the detector needs from a homography (``linewatch.geometry.Homography``)."""
-
-    def to_site(self, pts: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
-
-
-def metric_size(h: ToSite, xyxy: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """(N, 2) width and upright height in metres of boxes standing on the site plane.
-
-    Width: the bottom edge's two corners projected on the site. Height: pixel height times
-    that edge's metres per pixel. NaN where the projection is not usable (above the horizon).
-    """
-    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    if b.shape[0] == 0:
-        return np.zeros((0, 2))
-    left = h.to_site(np.stack([b[:, 0], b[:, 3]], axis=1))
-    right = h.to_site(np.stack([b[:, 2], b[:, 3]], axis=1))
-    width = np.linalg.norm(right - left, axis=1)
-    px = np.maximum(b[:, 2] - b[:, 0], 1e-6)
-    height = (b[:, 3] - b[:, 1]) * width / px
-    out = np.stack([width, height], axis=1)
-    on_ground = getattr(h, "on_ground", None)
-    if on_ground is not None:
-        feet = np.stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3]], axis=1)
-        out[~np.asarray(on_ground(feet), dtype=bool)] = np.nan
-    out[~np.isfinite(out).all(axis=1)] = np.nan
-    return out
-
-
-def classify(size_m: npt.ArrayLike) -> npt.NDArray[np.int16]:
-    """ObjectClass per (width, height) in metres (NaN rows: OBJECT); see the module doc."""
-    s = np.asarray(size_m, dtype=np.float64).reshape(-1, 2)
-    w, hgt = s[:, 0], s[:, 1]
-    cls = np.full(s.shape[0], int(ObjectClass.OBJECT), dtype=np.int16)
-    with np.errstate(invalid="ignore"):
-        cls[(w < PERSON_MAX_WIDTH_M) & (hgt > w)] = int(ObjectClass.PERSON)
-        cls[(w > VEHICLE_MIN_WIDTH_M) & (hgt > VEHICLE_MIN_HEIGHT_M)] = int(ObjectClass.VEHICLE)
-    return cls
 
 
 def _span(lo: int, hi: int, size: int) -> slice:
