@@ -32,11 +32,9 @@ Per frame
        minimum blobs score high (a walking person ~0.85), sparse minimum-size blobs ~0.5.
 
 Still objects (``freeze``)
-    MOG2 absorbs an object that stops into the background within roughly
-    ``0.1 * history`` frames (a new mode becomes background once its weight passes
-    1 - backgroundRatio = 0.1); the same happens to the uniform inside of a slow object (a
-    plain van side). A backgroundRatio of 0.7-0.8 doubled the foliage noise on street.mp4
-    for little gain on PETS09, so the default 0.9 stays.
+    MOG2 absorbs an object that stops into the background within about ``0.1 * history``
+    frames (1 - backgroundRatio; 0.7-0.8 doubled street.mp4's foliage noise, 0.9 stays),
+    and so the uniform inside of a slow object (a plain van side).
 
     MOG2 has no per-pixel learning rate, so ``freeze(boxes)`` makes a composite: inside
     the protected boxes (enlarged by 15 %) the frame is replaced by MOG2's current
@@ -45,8 +43,7 @@ Still objects (``freeze``)
     verdict on the real frame from an ``apply`` with learning rate 0, shadow-labelled
     pixels included (MOG2's shadow rule also fits a dark-clothed person lying on a lighter
     road). Cost, on frames with a box in use: one more ``apply`` and one
-    ``getBackgroundImage`` (about 1 and 3 ms at 640x352). The boxes stay requested until
-    the next ``freeze`` call (``freeze(None)`` clears them).
+    ``getBackgroundImage`` (about 1 and 3 ms at 640x352). Boxes stay until the next call.
 
     A requested box is *used* only while its object is still and there: under 10 % of
     its pixels changed by more than 20 levels since the previous frame, and MOG2 finds at
@@ -93,6 +90,7 @@ U8 = npt.NDArray[np.uint8]
 #: a protected region: its slices in the working image (box enlarged by _PROTECT_GROW), the
 #: box itself as slices relative to that region, and the box's row in the protected boxes
 _Region = tuple[tuple[slice, slice], tuple[slice, slice], int]
+_Held = tuple[tuple[slice, slice], tuple[slice, slice], npt.NDArray[np.float32]]
 
 _BACKGROUND_RATIO = 0.9  # MOG2's default; 0.7-0.8 absorbed slower but doubled foliage noise
 _MAX_FG_FRACTION = 0.6  # more foreground than this: a global change, not objects
@@ -151,9 +149,9 @@ class MotionDetector:
         self._shape: tuple[int, int] | None = None
         self._protected: F32 = np.zeros((0, 4), dtype=np.float32)
         self._stationary: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        #: this frame's held objects: protected boxes in use (still and there), their
-        #: slices in the working image, and their boxes (full-frame pixels)
-        self._held: list[tuple[tuple[slice, slice], npt.NDArray[np.float32]]] = []
+        #: this frame's held objects (stationary protected boxes in use): each one's region
+        #: and box as slices of the working image, and its box in full-frame pixels
+        self._held: list[_Held] = []
         self._mask: U8 | None = None
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close: U8 | None = None
@@ -213,24 +211,23 @@ class MotionDetector:
             return Detections.empty()
         fg = cast(U8, cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open))
         held = self._held if self.cfg.separate_still else []
-        if held:
-            # a still object is reported from its own box; what moves beside it is found
-            # in the rest of the mask, so the two never merge into one blob
-            full = fg
-            fg = fg.copy()
-            for sl, _ in held:
-                fg[sl] = 0
-        fg = cast(U8, cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close_kernel(fg.shape)))
-        if held:
-            for sl, _ in held:
-                fg[sl] = 0
-            movers = self._blobs(fg)
+        if not held:
+            fg = cast(U8, cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close_kernel(fg.shape)))
             self._mask = fg
-            for sl, _ in held:
-                self._mask[sl] = full[sl]
-            return Detections.concat([movers, self._held_detections(full, held)])
-        self._mask = fg
-        return self._blobs(fg)
+            return self._blobs(fg)
+        # a still object is reported from its own box; what moves beside it is found in the
+        # rest of the mask (cleared there before the closing and after, which may grow back
+        # into it), so the two never merge into one blob
+        movers = fg.copy()
+        for sl, _, _ in held:
+            movers[sl] = 0
+        movers = cast(U8, cv2.morphologyEx(movers, cv2.MORPH_CLOSE, self._close_kernel(fg.shape)))
+        for sl, _, _ in held:
+            movers[sl] = 0
+        self._mask = movers.copy()
+        for sl, _, _ in held:
+            self._mask[sl] = fg[sl]
+        return Detections.concat([self._blobs(movers), self._held_detections(fg, held)])
 
     # ------------------------------------------------------------------ steps
     def _prepare(self, image: U8) -> U8:
@@ -332,7 +329,11 @@ class MotionDetector:
                     kept.append(sl)
                     if not self._stationary[i]:
                         continue
-                    self._held.append((sl, self._protected[i]))
+                    box = (
+                        slice(sl[0].start + core[0].start, sl[0].start + core[0].stop),
+                        slice(sl[1].start + core[1].start, sl[1].start + core[1].stop),
+                    )
+                    self._held.append((sl, box, self._protected[i]))
         if not kept:
             raw = mog.apply(small, learningRate=-1)
             return cast(U8, cv2.threshold(raw, 127, 255, cv2.THRESH_BINARY)[1])
@@ -369,14 +370,11 @@ class MotionDetector:
         boxes, areas = _merge_boxes(boxes, areas)
         return self._scored(boxes, areas)
 
-    def _held_detections(
-        self, fg: U8, held: list[tuple[tuple[slice, slice], npt.NDArray[np.float32]]]
-    ) -> Detections:
-        """One detection per held (still) object: its protected box, scored by the share of
-        it that is foreground."""
+    def _held_detections(self, fg: U8, held: list[_Held]) -> Detections:
+        """Each held object's box, scored by the share of it that is foreground."""
         d2 = np.float32(self.cfg.downscale**2)
-        boxes = np.array([box for _, box in held], dtype=np.float32).reshape(-1, 4)
-        areas = np.array([cv2.countNonZero(fg[sl]) for sl, _ in held], dtype=np.float32) * d2
+        boxes = np.array([box for _, _, box in held], dtype=np.float32).reshape(-1, 4)
+        areas = np.array([cv2.countNonZero(fg[b]) for _, b, _ in held], dtype=np.float32) * d2
         return self._scored(boxes, areas)
 
     def _scored(self, boxes: F32, areas: F32) -> Detections:
