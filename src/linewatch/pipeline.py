@@ -104,18 +104,16 @@ class StillGuard:
 
     def __init__(self) -> None:
         self._first: dict[int, tuple[float, float]] = {}
-        self._boxes: dict[int, tuple[float, float, float, float]] = {}
+        self._last: dict[int, TrackPoint] = {}
         self._moved: set[int] = set()
         self._settled: dict[int, tuple[float, float, float]] = {}  # foot x, y and since when
-        self._holdable: dict[int, bool] = {}  # a person or a vehicle at its last point
 
     def update(self, points: list[TrackPoint], ended: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The boxes to protect (xyxy, full-frame pixels) and which are stationary."""
         for p in points:
             foot = p.foot
             first = self._first.setdefault(p.track_id, foot)
-            self._boxes[p.track_id] = p.box
-            self._holdable[p.track_id] = p.cls in (ObjectClass.PERSON, ObjectClass.VEHICLE)
+            self._last[p.track_id] = p
             height = max(p.box[3] - p.box[1], 1.0)
             if np.hypot(foot[0] - first[0], foot[1] - first[1]) > 0.5 * height:
                 self._moved.add(p.track_id)
@@ -124,16 +122,15 @@ class StillGuard:
                 self._settled[p.track_id] = (foot[0], foot[1], p.t)
         for tid in ended:
             self._first.pop(tid, None)
-            self._boxes.pop(tid, None)
+            self._last.pop(tid, None)
             self._moved.discard(tid)
             self._settled.pop(tid, None)
-            self._holdable.pop(tid, None)
         now = max((p.t for p in points), default=None)
         ids = sorted(self._moved)
-        boxes = np.asarray([self._boxes[t] for t in ids], dtype=np.float32).reshape(-1, 4)
+        boxes = np.asarray([self._last[t].box for t in ids], dtype=np.float32).reshape(-1, 4)
         stationary = np.array(
             [
-                self._holdable[t]
+                self._last[t].cls in (ObjectClass.PERSON, ObjectClass.VEHICLE)
                 and now is not None
                 and now - self._settled[t][2] >= self.STATIONARY_SECONDS
                 for t in ids

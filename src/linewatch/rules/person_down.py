@@ -222,8 +222,7 @@ class PersonDownRule:
     def finish(self) -> list[Event]:
         events: list[Event] = []
         for d in list(self._downs):
-            if d in self._downs:
-                events += self._close(d, "footage_end")
+            events += self._close(d, "footage_end")
         return events
 
     def state_size(self) -> int:
@@ -296,7 +295,7 @@ class PersonDownRule:
     def _expire(self, t: float) -> list[Event]:
         events: list[Event] = []
         for d in list(self._downs):
-            if d in self._downs and d.track_ended and t - d.last.t > self.max_wait:
+            if d.track_ended and t - d.last.t > self.max_wait:
                 events += self._close(d, "max_wait")
         return events
 
